@@ -62,7 +62,7 @@ public final class Tensor {
     public static Tensor of(String name, INDArray array, DType dtype) {
         long[] shape = array.shape();
         int n = Math.toIntExact(array.length());
-        INDArray flat = array.reshape('c', n);
+        INDArray flat = Nd4j.toFlattened('c', array);
         ByteBuffer b = ByteBuffer.allocate(n * dtype.size()).order(ByteOrder.LITTLE_ENDIAN);
         switch (dtype) {
             case F32 -> b.asFloatBuffer().put(flat.castTo(DataType.FLOAT).toFloatVector());
