@@ -43,7 +43,7 @@ public final class ShortlistFile {
     private static final long MAX_PICKLE_BYTES = Integer.MAX_VALUE - 8;
     private static final Set<String> TORCH_REBUILD = Set.of("torch._utils._rebuild_tensor_v2", "torch._utils._rebuild_tensor");
     private static final Set<String> NUMPY_REBUILD = Set.of("numpy.core.multiarray._reconstruct",
-            "numpy._core.multiarray._reconstruct");
+            "numpy._core.multiarray._reconstruct", "numpy.core.numeric._frombuffer", "numpy._core.numeric._frombuffer");
 
     private ShortlistFile() {
     }

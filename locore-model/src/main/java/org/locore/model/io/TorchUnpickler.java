@@ -29,7 +29,7 @@ import java.util.TreeSet;
  * unmodifiable {@link List}, {@code dict} and {@code collections.OrderedDict} a {@link LinkedHashMap}, sets a
  * {@link LinkedHashSet}. Torch tensors ({@code torch._utils._rebuild_tensor_v2}, also inside
  * {@code _rebuild_parameter}) and NumPy arrays ({@code numpy.core.multiarray._reconstruct}, or
- * {@code numpy._core...} of NumPy 2) become {@link Tensor}s with their stored element type, strided views
+ * {@code numpy._core...} of NumPy 2; {@code _frombuffer} of protocol 5) become {@link Tensor}s with their stored element type, strided views
  * materialised in row-major order. Storages come either from the caller (persistent ids, see
  * {@link TorchCheckpoint}) or from {@code torch.storage._load_from_bytes} (a legacy {@code torch.save} of the
  * storage embedded in the pickle, as {@code pickle.dump(tensor)} writes). Other classes become
@@ -656,6 +656,13 @@ public final class TorchUnpickler {
             }
             case "numpy.core.multiarray._reconstruct", "numpy._core.multiarray._reconstruct" -> {
                 return new NumpyArray();
+            }
+            case "numpy.core.numeric._frombuffer", "numpy._core.numeric._frombuffer" -> {
+                // protocol 5: _frombuffer(buffer, dtype, shape, order)
+                if (args.size() != 4) throw new Bad("numpy _frombuffer with " + args.size() + " arguments");
+                NumpyArray a = new NumpyArray();
+                a.setState(List.of(1L, args.get(2), args.get(1), "F".equals(args.get(3)), args.get(0)));
+                return a;
             }
             case "numpy.dtype" -> {
                 if (args.isEmpty() || !(args.get(0) instanceof String s)) throw new Bad("numpy.dtype needs a str");
