@@ -29,7 +29,7 @@ import java.util.TreeSet;
  * unmodifiable {@link List}, {@code dict} and {@code collections.OrderedDict} a {@link LinkedHashMap}, sets a
  * {@link LinkedHashSet}. Torch tensors ({@code torch._utils._rebuild_tensor_v2}, also inside
  * {@code _rebuild_parameter}) and NumPy arrays ({@code numpy.core.multiarray._reconstruct}, or
- * {@code numpy._core...} of NumPy 2) become {@link Tensor}s with their stored element type, strided views
+ * {@code numpy._core...} of NumPy 2; {@code _frombuffer} of protocol 5) become {@link Tensor}s with their stored element type, strided views
  * materialised in row-major order. Storages come either from the caller (persistent ids, see
  * {@link TorchCheckpoint}) or from {@code torch.storage._load_from_bytes} (a legacy {@code torch.save} of the
  * storage embedded in the pickle, as {@code pickle.dump(tensor)} writes). Other classes become
@@ -159,6 +159,9 @@ public final class TorchUnpickler {
             Map<Long, Object> memo = new HashMap<>();
             while (true) {
                 opStart = pos;
+                if (pos >= this.end) {
+                    throw new Bad("truncated: the pickle ends without its STOP opcode");
+                }
                 int op = u8("opcode");
                 switch (op) {
                     case 0x80 -> { // PROTO
@@ -303,12 +306,17 @@ public final class TorchUnpickler {
                 }
             }
         } catch (Bad e) {
-            throw new FormatException(file, "bad pickle at byte " + opStart + ": " + e.getMessage());
+            throw new FormatException(file, hint(start) + "bad pickle at byte " + opStart + ": " + e.getMessage());
         } catch (FormatException e) {
             throw e;
         } catch (RuntimeException | StackOverflowError e) {
-            throw new FormatException(file, "bad pickle at byte " + opStart + ": " + e, e);
+            throw new FormatException(file, hint(start) + "bad pickle at byte " + opStart + ": " + e, e);
         }
+    }
+
+    /** Says so when the data does not even start like a pickle of protocol 2 or later. */
+    private String hint(int start) {
+        return start < end && (buf[start] & 0xff) != 0x80 ? "not a pickle (no protocol header); " : "";
     }
 
     // ----------------------------------------------------------------------------------------- raw input
@@ -648,6 +656,13 @@ public final class TorchUnpickler {
             }
             case "numpy.core.multiarray._reconstruct", "numpy._core.multiarray._reconstruct" -> {
                 return new NumpyArray();
+            }
+            case "numpy.core.numeric._frombuffer", "numpy._core.numeric._frombuffer" -> {
+                // protocol 5: _frombuffer(buffer, dtype, shape, order)
+                if (args.size() != 4) throw new Bad("numpy _frombuffer with " + args.size() + " arguments");
+                NumpyArray a = new NumpyArray();
+                a.setState(List.of(1L, args.get(2), args.get(1), "F".equals(args.get(3)), args.get(0)));
+                return a;
             }
             case "numpy.dtype" -> {
                 if (args.isEmpty() || !(args.get(0) instanceof String s)) throw new Bad("numpy.dtype needs a str");
