@@ -29,6 +29,9 @@ public final class ShortlistBuilder {
     /** Shortlist length of the released recipe. */
     public static final int DEFAULT_M = 1600;
 
+    /** Per-thread copy of one row of scores. */
+    private static final ThreadLocal<float[]> ROW = ThreadLocal.withInitial(() -> new float[0]);
+
     private final int m;
     private final boolean excludeSelf;
     private final int galleryBlockRows;
@@ -164,11 +167,16 @@ public final class ShortlistBuilder {
             int q = q0 + r;
             int base = q * mEff;
             int size = sizes[q];
-            int rowOff = r * gn;
+            float[] row = ROW.get();
+            if (row.length < gn) {
+                row = new float[gn];
+                ROW.set(row);
+            }
+            scores.duplicate().position(r * gn).get(row, 0, gn);
             for (int c = 0; c < gn; c++) {
                 int id = g0 + c;
                 if (excludeSelf && id == q) continue;
-                float s = scores.get(rowOff + c);
+                float s = row[c];
                 if (size < mEff) {
                     siftUp(sims, ids, base, size, s, id);
                     size++;
