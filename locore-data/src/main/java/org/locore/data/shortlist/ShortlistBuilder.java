@@ -134,6 +134,7 @@ public final class ShortlistBuilder {
         float[] qBuf = new float[qb * d];
         float[] gBuf = new float[gb * d];
         long t0 = System.nanoTime();
+        long readNs = 0, gemmNs = 0, mergeNs = 0;
         for (int q0 = 0; q0 < nq; q0 += qb) {
             int qn = Math.min(qb, nq - q0);
             queries.getRows(q0, qn, qBuf, 0);
@@ -143,19 +144,25 @@ public final class ShortlistBuilder {
             INDArray scores = null;
             for (int g0 = 0; g0 < ng; g0 += gb) {
                 int gn = Math.min(gb, ng - g0);
+                long a = System.nanoTime();
                 gallery.getRows(g0, gn, gBuf, 0);
                 if (gArr == null || gArr.rows() != gn) {
                     gArr = Nd4j.create(DataType.FLOAT, gn, d);
                     scores = Nd4j.create(DataType.FLOAT, qn, gn);
                 }
                 gArr.data().asNioFloat().put(gBuf, 0, gn * d);
+                long b = System.nanoTime();
                 Nd4j.gemm(qArr, gArr, scores, false, true, 1.0, 0.0);
+                long c = System.nanoTime();
                 merge(scores.data().asNioFloat(), qn, gn, q0, g0, mEff, sims, ids, sizes);
+                long e = System.nanoTime();
+                readNs += b - a;
+                gemmNs += c - b;
+                mergeNs += e - c;
             }
-            if (LOG.isDebugEnabled()) {
-                LOG.debug("shortlist: {} / {} queries, {} s", q0 + qn, nq, (System.nanoTime() - t0) / 1e9);
-            }
+            LOG.debug("shortlist: {} / {} queries, {} s", q0 + qn, nq, (System.nanoTime() - t0) / 1e9);
         }
+        LOG.debug("shortlist: read {} s, gemm {} s, merge {} s", readNs / 1e9, gemmNs / 1e9, mergeNs / 1e9);
         IntStream.range(0, nq).parallel().forEach(q -> sortDescending(sims, ids, q * mEff, mEff));
         return new NearestNeighbours(nq, mEff, sims, ids);
     }
