@@ -68,7 +68,7 @@ public final class RevisitedEvaluator {
      *
      * @param rankings per query (in ground-truth query order), gallery indices in ranked order
      * @param protocol the protocol
-     * @return mAP, mP@1/5/10 and the per-query AP
+     * @return mAP, mP@1/5/10 and the per-query AP (the means are {@code NaN} when no query has a positive)
      * @throws IllegalArgumentException when the number of rankings differs from the number of queries or a
      *                                  ranking holds a negative index
      */
@@ -95,8 +95,8 @@ public final class RevisitedEvaluator {
             mark(marks, junk, IGNORED, numImages, i);
             mark(marks, ok, POSITIVE, numImages, i);
             int[] pos = positiveRanks(rankings[i], marks, i);
-            clear(marks, ok, numImages);
-            clear(marks, junk, numImages);
+            clear(marks, ok);
+            clear(marks, junk);
 
             double ap = trapezoidalAp(pos, ok.length);
             aps[i] = ap;
@@ -147,7 +147,7 @@ public final class RevisitedEvaluator {
         }
     }
 
-    private static void clear(byte[] marks, int[] ids, int numImages) {
+    private static void clear(byte[] marks, int[] ids) {
         for (int id : ids) {
             marks[id] = 0;
         }
