@@ -302,7 +302,13 @@ public final class TorchCheckpoint {
             }
             return TorchStorage.view(ref.viewKey, root, ref.viewOffset, ref.viewSize);
         });
-        Object magic = u.loadRaw(bytes, 0, bytes.length);
+        Object magic;
+        try {
+            magic = u.loadRaw(bytes, 0, bytes.length);
+        } catch (FormatException e) {
+            throw new FormatException(file, "not a torch.save file (neither a zip archive nor the legacy format): "
+                    + e.problem(), e);
+        }
         if (!(magic instanceof BigInteger b) || !TorchUnpickler.LEGACY_MAGIC.equals(b)) {
             throw new FormatException(file, "not a torch.save file: no zip header and no legacy magic number");
         }

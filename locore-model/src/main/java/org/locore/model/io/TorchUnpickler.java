@@ -159,6 +159,9 @@ public final class TorchUnpickler {
             Map<Long, Object> memo = new HashMap<>();
             while (true) {
                 opStart = pos;
+                if (pos >= this.end) {
+                    throw new Bad("truncated: the pickle ends without its STOP opcode");
+                }
                 int op = u8("opcode");
                 switch (op) {
                     case 0x80 -> { // PROTO
@@ -303,12 +306,17 @@ public final class TorchUnpickler {
                 }
             }
         } catch (Bad e) {
-            throw new FormatException(file, "bad pickle at byte " + opStart + ": " + e.getMessage());
+            throw new FormatException(file, hint(start) + "bad pickle at byte " + opStart + ": " + e.getMessage());
         } catch (FormatException e) {
             throw e;
         } catch (RuntimeException | StackOverflowError e) {
-            throw new FormatException(file, "bad pickle at byte " + opStart + ": " + e, e);
+            throw new FormatException(file, hint(start) + "bad pickle at byte " + opStart + ": " + e, e);
         }
+    }
+
+    /** Says so when the data does not even start like a pickle of protocol 2 or later. */
+    private String hint(int start) {
+        return start < end && (buf[start] & 0xff) != 0x80 ? "not a pickle (no protocol header); " : "";
     }
 
     // ----------------------------------------------------------------------------------------- raw input
