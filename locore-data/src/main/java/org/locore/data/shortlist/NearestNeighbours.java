@@ -21,6 +21,13 @@ public record NearestNeighbours(int numQueries, int m, float[] similarities, int
         return indices[q * m + k];
     }
 
+    /** The neighbours as a {@link Shortlist} (similarities widened to float64, as the shortlist files hold them). */
+    public Shortlist toShortlist() {
+        double[] s = new double[similarities.length];
+        for (int i = 0; i < s.length; i++) s[i] = similarities[i];
+        return Shortlist.ofFlat(numQueries, m, s, indices);
+    }
+
     /** The neighbours of every query as an {@code int[numQueries][m]} ranking (for the evaluators). */
     public int[][] rankings() {
         int[][] r = new int[numQueries][];

@@ -95,6 +95,22 @@ public final class ShortlistBuilder {
     }
 
     /**
+     * Builds the shortlist of every query of a query source against a gallery source (see
+     * {@link #search(DescriptorSource, DescriptorSource)}), ready for {@link ShortlistFile#write}.
+     */
+    public Shortlist build(DescriptorSource queries, DescriptorSource gallery) {
+        return search(queries, gallery).toShortlist();
+    }
+
+    /**
+     * Builds the shortlist of row-major query descriptors against row-major gallery descriptors
+     * ({@code [nq, dim]} and {@code [ng, dim]}).
+     */
+    public Shortlist build(float[] queries, int nq, float[] gallery, int ng, int dim) {
+        return search(queries, nq, gallery, ng, dim).toShortlist();
+    }
+
+    /**
      * Searches row-major arrays.
      *
      * @param queries {@code [nq, dim]} query descriptors

@@ -149,6 +149,29 @@ class ShortlistBuilderTest {
     }
 
     @Test
+    void buildsAShortlistThatSurvivesTheFileFormat(@org.junit.jupiter.api.io.TempDir java.nio.file.Path dir)
+            throws java.io.IOException {
+        Random rnd = new Random(5);
+        int dim = 8, n = 60, m = 12;
+        float[] x = integerData(rnd, n, dim);
+        ShortlistBuilder b = new ShortlistBuilder(m).withExcludeSelf(true).withGalleryBlockRows(9);
+        Shortlist s = b.build(x, n, x, n, dim);
+        NearestNeighbours nn = b.search(x, n, x, n, dim);
+        assertEquals(n, s.numQueries());
+        assertEquals(m, s.length());
+        for (int i = 0; i < n; i++) {
+            for (int k = 0; k < m; k++) {
+                assertEquals(nn.index(i, k), s.id(i, k));
+                assertEquals(nn.similarity(i, k), s.similarity(i, k), 0.0);
+                if (k > 0) assertTrue(s.similarity(i, k) <= s.similarity(i, k - 1), "descending");
+            }
+        }
+        java.nio.file.Path file = dir.resolve("nn_test.pkl");
+        ShortlistFile.write(file, s);
+        assertEquals(s, ShortlistFile.read(file));
+    }
+
+    @Test
     void rejectsMismatchedDimensions() {
         assertThrows(IllegalArgumentException.class,
                 () -> new ShortlistBuilder(3).search(new float[4], 1, new float[6], 2, 3));
