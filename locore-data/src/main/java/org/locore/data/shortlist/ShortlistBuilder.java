@@ -8,15 +8,20 @@ import org.slf4j.LoggerFactory;
 
 import java.nio.FloatBuffer;
 import java.util.Objects;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
 import java.util.stream.IntStream;
 
 /**
  * Exact inner-product k-NN (SPEC 1, step 2): for every query global descriptor, the M gallery descriptors with
  * the largest inner product, similarities descending, ties broken by the lower gallery index.
  * <p>
- * The gallery is streamed in blocks of {@link #galleryBlockRows()} rows; each block is multiplied with a batch of
- * {@link #queryBatchRows()} queries by one ND4J matrix product and the scores are merged into one bounded heap
- * per query. Memory is {@code O(batch * block + numQueries * M)}: no {@code numQueries x N} score matrix is
+ * The gallery is streamed in blocks of {@link #galleryBlockRows()} rows, read by one background thread one block
+ * ahead (so {@link DescriptorSource#getRows} is called from that thread, one call at a time); each block is
+ * multiplied with a batch of {@link #queryBatchRows()} queries by one ND4J matrix product and the scores are
+ * merged into one bounded heap per query. Memory is {@code O(batch * block + numQueries * M)}: no {@code numQueries x N} score matrix is
  * formed, so a 1,000,000 x 768 memory-mapped gallery works. With self-exclusion (training sets, where query
  * {@code i} is gallery image {@code i}), gallery index {@code i} is never a neighbour of query {@code i}.
  * <p>
@@ -147,40 +152,77 @@ public final class ShortlistBuilder {
         }
         int qb = Math.min(queryBatchRows, nq);
         int gb = Math.min(galleryBlockRows, ng);
+        int numBlocks = (ng + gb - 1) / gb;
         float[] qBuf = new float[qb * d];
-        float[] gBuf = new float[gb * d];
+        // double buffer: a background thread reads gallery block k + 1 while block k is multiplied and merged
+        float[][] gBufs = {new float[gb * d], new float[gb * d]};
+        ExecutorService reader = Executors.newSingleThreadExecutor(r -> {
+            Thread t = new Thread(r, "shortlist-gallery-reader");
+            t.setDaemon(true);
+            return t;
+        });
         long t0 = System.nanoTime();
-        long readNs = 0, gemmNs = 0, mergeNs = 0;
-        for (int q0 = 0; q0 < nq; q0 += qb) {
-            int qn = Math.min(qb, nq - q0);
-            queries.getRows(q0, qn, qBuf, 0);
-            INDArray qArr = Nd4j.create(DataType.FLOAT, qn, d);
-            qArr.data().asNioFloat().put(qBuf, 0, qn * d);
-            INDArray gArr = null;
-            INDArray scores = null;
-            for (int g0 = 0; g0 < ng; g0 += gb) {
-                int gn = Math.min(gb, ng - g0);
-                long a = System.nanoTime();
-                gallery.getRows(g0, gn, gBuf, 0);
-                if (gArr == null || gArr.rows() != gn) {
-                    gArr = Nd4j.create(DataType.FLOAT, gn, d);
-                    scores = Nd4j.create(DataType.FLOAT, qn, gn);
+        long waitNs = 0, gemmNs = 0, mergeNs = 0;
+        try {
+            for (int q0 = 0; q0 < nq; q0 += qb) {
+                int qn = Math.min(qb, nq - q0);
+                queries.getRows(q0, qn, qBuf, 0);
+                INDArray qArr = Nd4j.create(DataType.FLOAT, qn, d);
+                qArr.data().asNioFloat().put(qBuf, 0, qn * d);
+                INDArray gArr = null;
+                INDArray scores = null;
+                Future<?> pending = readBlock(reader, gallery, 0, gb, ng, gBufs[0]);
+                for (int blk = 0; blk < numBlocks; blk++) {
+                    int g0 = blk * gb;
+                    int gn = Math.min(gb, ng - g0);
+                    long a = System.nanoTime();
+                    await(pending);
+                    float[] gBuf = gBufs[blk & 1];
+                    pending = blk + 1 < numBlocks
+                            ? readBlock(reader, gallery, (blk + 1) * gb, gb, ng, gBufs[(blk + 1) & 1]) : null;
+                    if (gArr == null || gArr.rows() != gn) {
+                        gArr = Nd4j.create(DataType.FLOAT, gn, d);
+                        scores = Nd4j.create(DataType.FLOAT, qn, gn);
+                    }
+                    gArr.data().asNioFloat().put(gBuf, 0, gn * d);
+                    long b = System.nanoTime();
+                    Nd4j.gemm(qArr, gArr, scores, false, true, 1.0, 0.0);
+                    long c = System.nanoTime();
+                    merge(scores.data().asNioFloat(), qn, gn, q0, g0, mEff, sims, ids, sizes);
+                    long e = System.nanoTime();
+                    waitNs += b - a;
+                    gemmNs += c - b;
+                    mergeNs += e - c;
                 }
-                gArr.data().asNioFloat().put(gBuf, 0, gn * d);
-                long b = System.nanoTime();
-                Nd4j.gemm(qArr, gArr, scores, false, true, 1.0, 0.0);
-                long c = System.nanoTime();
-                merge(scores.data().asNioFloat(), qn, gn, q0, g0, mEff, sims, ids, sizes);
-                long e = System.nanoTime();
-                readNs += b - a;
-                gemmNs += c - b;
-                mergeNs += e - c;
+                LOG.debug("shortlist: {} / {} queries, {} s", q0 + qn, nq, (System.nanoTime() - t0) / 1e9);
             }
-            LOG.debug("shortlist: {} / {} queries, {} s", q0 + qn, nq, (System.nanoTime() - t0) / 1e9);
+        } finally {
+            reader.shutdownNow();
         }
-        LOG.debug("shortlist: read {} s, gemm {} s, merge {} s", readNs / 1e9, gemmNs / 1e9, mergeNs / 1e9);
+        LOG.debug("shortlist: waiting for gallery reads {} s, gemm {} s, merge {} s", waitNs / 1e9, gemmNs / 1e9, mergeNs / 1e9);
         IntStream.range(0, nq).parallel().forEach(q -> sortDescending(sims, ids, q * mEff, mEff));
         return new NearestNeighbours(nq, mEff, sims, ids);
+    }
+
+    private static Future<?> readBlock(ExecutorService reader, DescriptorSource gallery, int g0, int gb, int ng,
+                                       float[] dst) {
+        int gn = Math.min(gb, ng - g0);
+        return reader.submit(() -> gallery.getRows(g0, gn, dst, 0));
+    }
+
+    /** Waits for a gallery read, rethrowing what it threw. */
+    private static void await(Future<?> f) {
+        try {
+            f.get();
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException("interrupted while reading gallery descriptors", e);
+        } catch (ExecutionException e) {
+            Throwable cause = e.getCause();
+            if (cause instanceof RuntimeException re) throw re;
+            if (cause instanceof Error err) throw err;
+            throw new IllegalStateException("reading gallery descriptors failed", cause);
+        }
     }
 
     /** Merges a {@code [qn, gn]} score block into the heaps of queries {@code q0 ..}. */

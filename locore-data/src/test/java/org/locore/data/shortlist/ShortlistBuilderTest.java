@@ -172,6 +172,17 @@ class ShortlistBuilderTest {
     }
 
     @Test
+    void aFailingGalleryReadPropagates() {
+        DescriptorSource broken = DescriptorSource.of(100, 2, (i, dst, off) -> {
+            if (i == 57) throw new java.io.UncheckedIOException(new java.io.IOException("row 57 unreadable"));
+            dst[off] = i;
+        });
+        java.io.UncheckedIOException e = assertThrows(java.io.UncheckedIOException.class, () -> new ShortlistBuilder(3)
+                .withGalleryBlockRows(10).search(DescriptorSource.of(new float[]{1, 0}, 1, 2), broken));
+        assertEquals("row 57 unreadable", e.getCause().getMessage());
+    }
+
+    @Test
     void rejectsMismatchedDimensions() {
         assertThrows(IllegalArgumentException.class,
                 () -> new ShortlistBuilder(3).search(new float[4], 1, new float[6], 2, 3));
