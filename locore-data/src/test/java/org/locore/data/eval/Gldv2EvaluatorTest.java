@@ -1,10 +1,22 @@
 package org.locore.data.eval;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.locore.data.groundtruth.GroundTruth;
+import org.locore.testing.Fixtures;
 
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
 import java.util.List;
+import java.util.Random;
+import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
@@ -68,6 +80,60 @@ class Gldv2EvaluatorTest {
         assertEquals(0.0, r.publicMap(), EPS);
         assertEquals(1.0, r.privateMap(), EPS);
         assertEquals(750.0 / 751.0, r.map(), EPS);
+    }
+
+    @Test
+    void agreesWithPythonTranscriptionOfTheGldv2Metric() throws Exception {
+        String python = Fixtures.python();
+        Assumptions.assumeTrue(python != null, "no Python 3: cross-check of the GLDv2 metric skipped");
+        String script;
+        try (InputStream in = Gldv2EvaluatorTest.class.getResourceAsStream("gldv2_map_at_100.py")) {
+            script = new String(in.readAllBytes(), StandardCharsets.UTF_8);
+        }
+        Random rnd = new Random(99);
+        int numImages = 400, nq = 1000;
+        List<GroundTruth.Query> qs = new ArrayList<>();
+        int[][] rankings = new int[nq][];
+        StringBuilder text = new StringBuilder();
+        for (int i = 0; i < nq; i++) {
+            List<Integer> perm = IntStream.range(0, numImages).boxed().collect(Collectors.toList());
+            Collections.shuffle(perm, rnd);
+            // 0 to 150 positives (none: excluded; > 100: normaliser capped)
+            int npos = i % 10 == 0 ? 0 : i % 10 == 1 ? 101 + rnd.nextInt(50) : 1 + rnd.nextInt(20);
+            int[] ok = perm.subList(0, npos).stream().mapToInt(Integer::intValue).toArray();
+            Collections.shuffle(perm, rnd);
+            // pull some positives forward so that APs spread over [0, 1]
+            for (int p : ok) {
+                if (rnd.nextInt(3) == 0) {
+                    perm.remove(Integer.valueOf(p));
+                    perm.add(rnd.nextInt(120), p);
+                }
+            }
+            int len = i % 7 == 0 ? rnd.nextInt(100) : 100 + rnd.nextInt(300);
+            rankings[i] = perm.subList(0, len).stream().mapToInt(Integer::intValue).toArray();
+            qs.add(ok(ok));
+            text.append(Arrays.stream(ok).mapToObj(Integer::toString).collect(Collectors.joining(" "))).append(" ; ")
+                    .append(Arrays.stream(rankings[i]).mapToObj(Integer::toString).collect(Collectors.joining(" ")))
+                    .append('\n');
+        }
+        Path file = Files.createTempFile("gldv2", ".txt");
+        try {
+            Files.writeString(file, text.toString(), StandardCharsets.UTF_8);
+            String out = Fixtures.runPython(python, script, file.toString());
+            JsonNode expected = new ObjectMapper().readTree(out.substring(out.indexOf('{')));
+            Gldv2Result r = new Gldv2Evaluator(gnd(numImages, qs)).evaluate(rankings);
+            assertEquals(expected.get("public").asDouble(), r.publicMap(), EPS);
+            assertEquals(expected.get("private").asDouble(), r.privateMap(), EPS);
+            assertEquals(expected.get("all").asDouble(), r.map(), EPS);
+            for (int i = 0; i < nq; i++) {
+                JsonNode ap = expected.get("aps").get(i);
+                if (ap.isNull()) assertTrue(Double.isNaN(r.aps()[i]), "query " + i + " should be excluded");
+                else assertEquals(ap.asDouble(), r.aps()[i], EPS, "AP of query " + i);
+            }
+            assertTrue(r.map() > 0.05 && r.map() < 0.95, "random rankings should not be trivial: " + r.map());
+        } finally {
+            Files.deleteIfExists(file);
+        }
     }
 
     @Test

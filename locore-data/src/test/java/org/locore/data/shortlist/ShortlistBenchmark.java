@@ -52,6 +52,7 @@ public final class ShortlistBenchmark {
         return (System.nanoTime() - t0) / 1e9;
     }
 
+    /** Runs the benchmark; see the class comment for the arguments. */
     public static void main(String[] args) {
         int m = args.length > 0 ? Integer.parseInt(args[0]) : ShortlistBuilder.DEFAULT_M;
         String[] configs = args.length > 1 ? java.util.Arrays.copyOfRange(args, 1, args.length)
