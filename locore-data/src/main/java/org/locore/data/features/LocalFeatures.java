@@ -100,7 +100,8 @@ public final class LocalFeatures implements AutoCloseable {
         }
         boolean keepOpen = false;
         try {
-            long eof = hdf.getHdfBackingStorage().getSuperblock().getEndOfFileAddress() + hdf.getUserBlockSize();
+            // HDF5 stores the end-of-file address counting the user block (if any), i.e. as the file size
+            long eof = hdf.getHdfBackingStorage().getSuperblock().getEndOfFileAddress();
             if (eof > size) {
                 throw new FormatException(file, "truncated: the HDF5 superblock records " + eof
                         + " bytes but the file has " + size);
