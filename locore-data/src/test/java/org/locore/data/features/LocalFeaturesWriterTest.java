@@ -75,6 +75,8 @@ class LocalFeaturesWriterTest {
             }
             assertEquals(3, w.size());
             assertThrows(IllegalArgumentException.class, () -> w.add(new float[5], 0));
+            w.finish();
+            assertThrows(IllegalStateException.class, () -> w.add(images[0], 0));
         }
         try (LocalFeatures lf = LocalFeatures.open(file)) {
             assertArrayEquals(new long[]{3, k, 5 + d}, lf.shape());
@@ -119,8 +121,37 @@ class LocalFeaturesWriterTest {
         assertEquals(expectedInfo, info.trim(), out);
     }
 
+    /** Closing without finish() (an exception half-way) leaves the existing file alone and no temporary file. */
+    @ParameterizedTest
+    @EnumSource(LocalFeaturesWriter.Storage.class)
+    void abandonedWriterKeepsTheOldFile(LocalFeaturesWriter.Storage storage) throws Exception {
+        Path file = tmp.resolve("keep.hdf5");
+        Files.write(file, "precious".getBytes());
+        assertThrows(IllegalStateException.class, () -> {
+            try (LocalFeaturesWriter w = LocalFeaturesWriter.create(file, 2, 1, storage)) {
+                w.add(new float[12], 0);
+                throw new IllegalStateException("extraction failed");
+            }
+        });
+        assertEquals("precious", Files.readString(file));
+        try (Stream<Path> s = Files.list(tmp)) {
+            assertEquals(List.of(file), s.toList(), "no temporary files left behind");
+        }
+    }
+
+    @ParameterizedTest
+    @EnumSource(LocalFeaturesWriter.Storage.class)
+    void emptyFile(LocalFeaturesWriter.Storage storage) throws Exception {
+        Path file = tmp.resolve("empty.hdf5");
+        LocalFeaturesWriter.write(file, new float[0], 0, 3, 2, storage);
+        try (LocalFeatures lf = LocalFeatures.open(file)) {
+            assertArrayEquals(new long[]{0, 3, 7}, lf.shape());
+            assertThrows(IllegalArgumentException.class, () -> lf.read(0, 1));
+        }
+    }
+
     @Test
-    void rejectsBadArguments() {
+    void rejectsBadArguments() throws Exception {
         Path file = tmp.resolve("bad.hdf5");
         assertThrows(IllegalArgumentException.class,
                 () -> LocalFeaturesWriter.write(file, new float[10], 1, 2, 3, LocalFeaturesWriter.Storage.CONTIGUOUS));
