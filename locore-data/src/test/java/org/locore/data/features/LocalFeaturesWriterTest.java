@@ -150,6 +150,36 @@ class LocalFeaturesWriterTest {
         }
     }
 
+    /** Contiguous files are streamed: thousands of images cross the writer's buffer boundaries mid-image. */
+    @Test
+    void streamsManyImages() throws Exception {
+        int n = 3000;
+        int k = 20;
+        int d = 16;
+        int per = k * (5 + d);
+        Path file = tmp.resolve("many.hdf5");
+        float[] image = new float[per];
+        try (LocalFeaturesWriter w = LocalFeaturesWriter.create(file, k, d, LocalFeaturesWriter.Storage.CONTIGUOUS)) {
+            for (int i = 0; i < n; i++) {
+                for (int j = 0; j < per; j++) {
+                    image[j] = i * 1000f + j;
+                }
+                w.add(image, 0);
+            }
+            w.finish();
+        }
+        assertEquals(ContiguousHdf5Writer.DATA_ADDRESS + (long) n * per * 4, Files.size(file));
+        try (LocalFeatures lf = LocalFeatures.open(file)) {
+            assertArrayEquals(new long[]{n, k, 5 + d}, lf.shape());
+            for (int i : new int[]{0, 1, 623, 624, 1248, 2999}) {
+                float[] got = lf.readRows(i, k);
+                for (int j = 0; j < per; j++) {
+                    assertEquals(i * 1000f + j, got[j], "image " + i + " value " + j);
+                }
+            }
+        }
+    }
+
     @Test
     void rejectsBadArguments() throws Exception {
         Path file = tmp.resolve("bad.hdf5");
