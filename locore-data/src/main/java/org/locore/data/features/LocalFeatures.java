@@ -100,7 +100,8 @@ public final class LocalFeatures implements AutoCloseable {
         try {
             hdf = new HdfFile(file);
         } catch (RuntimeException e) {
-            throw new FormatException(file, "not a readable HDF5 file: " + describe(e), e);
+            throw new FormatException(file, "not a readable HDF5 file (corrupt or truncated superblock): "
+                    + describe(e), e);
         }
         boolean keepOpen = false;
         try {
