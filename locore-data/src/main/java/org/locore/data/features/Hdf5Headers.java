@@ -140,9 +140,7 @@ final class Hdf5Headers {
                 throw new IllegalStateException("too many object header continuation blocks");
             }
             long[] block = blocks.get(b);
-            if (block[1] > Integer.MAX_VALUE || block[1] < 0) {
-                throw new IllegalStateException("object header block of " + block[1] + " bytes");
-            }
+            checkInside(storage, block[0], block[1], "object header block");
             ByteBuffer buf = le(storage.readBufferFromAddress(block[0], (int) block[1]));
             if (v2 && b > 0) {
                 buf.position(4); // "OCHK"
@@ -181,6 +179,14 @@ final class Hdf5Headers {
             }
         }
         return out;
+    }
+
+    /** Throws unless {@code [address, address + length)} lies inside the file (and fits one buffer). */
+    static void checkInside(HdfBackingStorage storage, long address, long length, String what) {
+        if (address < 0 || length < 0 || length > Integer.MAX_VALUE || address + length > storage.size()) {
+            throw new IllegalStateException(what + " of " + length + " bytes at address " + address
+                    + " lies outside the file (" + storage.size() + " bytes)");
+        }
     }
 
     static ByteBuffer le(ByteBuffer b) {

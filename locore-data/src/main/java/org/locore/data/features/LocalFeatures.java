@@ -82,25 +82,31 @@ public final class LocalFeatures implements AutoCloseable {
 
     /** Opens the dataset {@value #DATASET} of an HDF5 file, detecting its layout. */
     public static LocalFeatures open(Path file) throws IOException {
-        return open(file, DATASET, 0);
+        return open(file, DATASET, 0, MappedRecords.DEFAULT_MAPPING_BYTES);
     }
 
     /** Opens dataset {@code dataset} (a path from the root group) of an HDF5 file. */
     public static LocalFeatures open(Path file, String dataset) throws IOException {
-        return open(file, dataset, 0);
+        return open(file, dataset, 0, MappedRecords.DEFAULT_MAPPING_BYTES);
     }
 
-    private static LocalFeatures open(Path file, String dataset, int depth) throws IOException {
+    /**
+     * Opens with at most {@code mappingBytes} bytes per memory mapping of contiguous data (tests of the
+     * logic for files larger than 2 GB use small values).
+     */
+    static LocalFeatures open(Path file, String dataset, int depth, long mappingBytes) throws IOException {
         long size = checkSignature(file);
         HdfFile hdf;
         try {
             hdf = new HdfFile(file);
         } catch (RuntimeException e) {
-            throw new FormatException(file, "not a readable HDF5 file: " + describe(e), e);
+            throw new FormatException(file, "not a readable HDF5 file (corrupt or truncated superblock): "
+                    + describe(e), e);
         }
         boolean keepOpen = false;
         try {
-            long eof = hdf.getHdfBackingStorage().getSuperblock().getEndOfFileAddress() + hdf.getUserBlockSize();
+            // HDF5 stores the end-of-file address counting the user block (if any), i.e. as the file size
+            long eof = hdf.getHdfBackingStorage().getSuperblock().getEndOfFileAddress();
             if (eof > size) {
                 throw new FormatException(file, "truncated: the HDF5 superblock records " + eof
                         + " bytes but the file has " + size);
@@ -113,7 +119,7 @@ public final class LocalFeatures implements AutoCloseable {
                         + childNames(hdf) + ")", e);
             } catch (RuntimeException e) {
                 if (isVirtualRefusal(e)) {
-                    LocalFeatures lf = openVirtual(file, hdf, dataset, depth);
+                    LocalFeatures lf = openVirtual(file, hdf, dataset, depth, mappingBytes);
                     return lf;
                 }
                 throw new FormatException(file, "cannot read the HDF5 structure: " + describe(e), e);
@@ -122,7 +128,7 @@ public final class LocalFeatures implements AutoCloseable {
                 throw new FormatException(file, "'" + dataset + "' is a " + node.getType().name()
                         .toLowerCase(Locale.ROOT) + ", not a dataset");
             }
-            LocalFeatures lf = openDataset(file, hdf, ds, dataset, size);
+            LocalFeatures lf = openDataset(file, hdf, ds, dataset, size, mappingBytes);
             keepOpen = lf.hdf != null;
             return lf;
         } catch (FormatException e) {
@@ -177,8 +183,8 @@ public final class LocalFeatures implements AutoCloseable {
         return false;
     }
 
-    private static LocalFeatures openDataset(Path file, HdfFile hdf, Dataset ds, String name, long fileSize)
-            throws IOException {
+    private static LocalFeatures openDataset(Path file, HdfFile hdf, Dataset ds, String name, long fileSize,
+                                             long mappingBytes) throws IOException {
         long[] dims = ds.getDimensionsAsLong();
         DataType type = ds.getDataType();
         String shape = Arrays.toString(dims);
@@ -187,7 +193,7 @@ public final class LocalFeatures implements AutoCloseable {
                 throw new FormatException(file, "compound dataset '" + name + "' has shape " + shape
                         + "; expected one dimension (one record per image)");
             }
-            return openCompound(file, hdf, ds, compound, dims, fileSize);
+            return openCompound(file, hdf, ds, compound, dims, fileSize, mappingBytes);
         }
         FloatType ft = FloatType.of(type);
         if (ft == null) {
@@ -206,7 +212,7 @@ public final class LocalFeatures implements AutoCloseable {
         int recordBytes = (int) (dims[1] * dims[2] * ft.size());
         int dim = (int) dims[2] - 5;
         if (ds instanceof ContiguousDataset cd) {
-            MappedRecords store = mapContiguous(file, hdf, cd, dims[0], recordBytes, fileSize);
+            MappedRecords store = mapContiguous(file, hdf, cd, dims[0], recordBytes, fileSize, mappingBytes);
             return new LocalFeatures(file, "contiguous", ft.name(), "none", dims, dim, List.of(),
                     new DenseSource(store, ft, (int) dims[2]), null);
         }
@@ -230,7 +236,8 @@ public final class LocalFeatures implements AutoCloseable {
     }
 
     private static MappedRecords mapContiguous(Path file, HdfFile hdf, ContiguousDataset cd, long count,
-                                               int recordBytes, long fileSize) throws IOException {
+                                               int recordBytes, long fileSize, long mappingBytes)
+            throws IOException {
         long total = count * recordBytes;
         long address = cd.getDataAddress();
         if (total > 0 && (address < 0 || address == 0xffffffffffffffffL)) {
@@ -243,7 +250,7 @@ public final class LocalFeatures implements AutoCloseable {
         }
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             // the mappings stay valid after the channel is closed
-            return new MappedRecords(ch, offset, count, recordBytes, MappedRecords.DEFAULT_MAPPING_BYTES);
+            return new MappedRecords(ch, offset, count, recordBytes, mappingBytes);
         }
     }
 
@@ -269,7 +276,7 @@ public final class LocalFeatures implements AutoCloseable {
     }
 
     private static LocalFeatures openCompound(Path file, HdfFile hdf, Dataset ds, CompoundDataType jhdfType,
-                                              long[] dims, long fileSize) throws IOException {
+                                              long[] dims, long fileSize, long mappingBytes) throws IOException {
         // jhdf misreads array members of compound types: decode the datatype message ourselves
         Hdf5Headers.Message message = Hdf5Headers.find(
                 Hdf5Headers.messages(hdf.getHdfBackingStorage(), ds.getAddress()), Hdf5Headers.DATATYPE);
@@ -313,7 +320,7 @@ public final class LocalFeatures implements AutoCloseable {
         HdfFile keep = null;
         String compression = "none";
         if (ds instanceof ContiguousDataset cd) {
-            store = mapContiguous(file, hdf, cd, dims[0], recordBytes, fileSize);
+            store = mapContiguous(file, hdf, cd, dims[0], recordBytes, fileSize, mappingBytes);
         } else if (ds instanceof ChunkedDataset chunked) {
             store = new ChunkedRecords(file, chunked, new Object(), dims, recordBytes);
             keep = hdf;
@@ -325,7 +332,8 @@ public final class LocalFeatures implements AutoCloseable {
         return new LocalFeatures(file, "compound", stored, compression, logical, dd[1], List.of(), source, keep);
     }
 
-    private static LocalFeatures openVirtual(Path file, HdfFile hdf, String dataset, int depth) throws IOException {
+    private static LocalFeatures openVirtual(Path file, HdfFile hdf, String dataset, int depth, long mappingBytes)
+            throws IOException {
         if (depth >= MAX_NESTING) {
             throw new FormatException(file, "virtual datasets nested more than " + MAX_NESTING + " deep (a cycle?)");
         }
@@ -358,7 +366,7 @@ public final class LocalFeatures implements AutoCloseable {
                         throw new FormatException(file, "virtual dataset '" + dataset + "' maps onto itself");
                     }
                     try {
-                        lf = open(part, m.sourceDataset(), depth + 1);
+                        lf = open(part, m.sourceDataset(), depth + 1, mappingBytes);
                     } catch (FormatException e) {
                         throw new FormatException(file, "virtual dataset part " + part + ": " + e.problem(), e);
                     }

@@ -18,10 +18,14 @@ import java.util.List;
  * either contiguous (as LOCORE's extractor writes it) or chunked one image per chunk with shuffle + gzip.
  * The file is readable by h5py and by {@link LocalFeatures}.
  *
- * <p>Images are collected with {@link #add} and the file is written by {@link #close()}, to a temporary file
- * beside the target that is renamed into place only when complete, so an existing file is never left
- * half-written. The HDF5 writer used (jhdf) writes a dataset in one go, so all images are held in memory until
- * {@code close()}: about {@code N * K * (5 + D) * 4} bytes. Write large collections as several part files.
+ * <p>Images are added one by one with {@link #add} and the file is committed by {@link #finish()}: everything
+ * goes to a temporary file beside the target, which is renamed into place only when complete.
+ * {@link #close()} without {@code finish()} (an exception half-way in a try-with-resources block) discards
+ * the temporary file, so an existing file is never replaced by a partial one.
+ *
+ * <p>Memory: {@link Storage#CONTIGUOUS} streams the values to disk as they come (a million images need no
+ * more memory than one); {@link Storage#CHUNKED_GZIP} is written by jhdf, which writes a dataset in one go, so
+ * all images are held in memory until {@code finish()} (about {@code N * K * (5 + D) * 4} bytes).
  */
 public final class LocalFeaturesWriter implements AutoCloseable {
     /** How the dataset is stored. */
@@ -37,9 +41,12 @@ public final class LocalFeaturesWriter implements AutoCloseable {
     private final int dim;
     private final Storage storage;
     private final List<float[][]> images = new ArrayList<>();
+    private final Path tmp;
+    private final ContiguousHdf5Writer stream;
+    private int count;
     private boolean closed;
 
-    private LocalFeaturesWriter(Path target, int rows, int dim, Storage storage) {
+    private LocalFeaturesWriter(Path target, int rows, int dim, Storage storage) throws IOException {
         if (rows <= 0 || dim <= 0) {
             throw new IllegalArgumentException(target + ": need K > 0 rows per image and D > 0, got K = " + rows
                     + ", D = " + dim);
@@ -48,10 +55,19 @@ public final class LocalFeaturesWriter implements AutoCloseable {
         this.rows = rows;
         this.dim = dim;
         this.storage = storage;
+        this.tmp = AtomicFiles.temporaryBeside(target);
+        try {
+            this.stream = storage == Storage.CONTIGUOUS
+                    ? new ContiguousHdf5Writer(tmp, LocalFeatures.DATASET, rows, 5 + dim) : null;
+        } catch (IOException | RuntimeException e) {
+            Files.deleteIfExists(tmp);
+            throw e;
+        }
     }
 
     /** Starts a file of images with {@code rowsPerImage} rows of {@code 5 + descriptorDim} values. */
-    public static LocalFeaturesWriter create(Path file, int rowsPerImage, int descriptorDim, Storage storage) {
+    public static LocalFeaturesWriter create(Path file, int rowsPerImage, int descriptorDim, Storage storage)
+            throws IOException {
         return new LocalFeaturesWriter(file, rowsPerImage, descriptorDim, storage);
     }
 
@@ -69,26 +85,32 @@ public final class LocalFeaturesWriter implements AutoCloseable {
             for (int i = 0; i < numImages; i++) {
                 w.add(rowMajor, (int) (i * per));
             }
+            w.finish();
         }
     }
 
     /** Adds the next image: {@code K * (5 + D)} values of {@code rowMajor} from {@code off}. */
-    public void add(float[] rowMajor, int off) {
+    public void add(float[] rowMajor, int off) throws IOException {
         checkOpen();
         int width = 5 + dim;
         if (off < 0 || off + (long) rows * width > rowMajor.length) {
             throw new IllegalArgumentException(target + ": an image needs " + rows * width + " values from " + off
                     + ", the array has " + rowMajor.length);
         }
-        float[][] image = new float[rows][width];
-        for (int r = 0; r < rows; r++) {
-            System.arraycopy(rowMajor, off + r * width, image[r], 0, width);
+        if (stream != null) {
+            stream.append(rowMajor, off);
+        } else {
+            float[][] image = new float[rows][width];
+            for (int r = 0; r < rows; r++) {
+                System.arraycopy(rowMajor, off + r * width, image[r], 0, width);
+            }
+            images.add(image);
         }
-        images.add(image);
+        count++;
     }
 
     /** Adds the next image; it must have exactly {@code K} rows of dimension {@code D}. */
-    public void add(ImageFeatures image) {
+    public void add(ImageFeatures image) throws IOException {
         if (image.rows() != rows || image.dim() != dim) {
             throw new IllegalArgumentException(target + ": image of " + image.rows() + " rows of dimension "
                     + image.dim() + ", the file holds " + rows + " rows of dimension " + dim);
@@ -98,7 +120,7 @@ public final class LocalFeaturesWriter implements AutoCloseable {
 
     /** Number of images added so far. */
     public int size() {
-        return images.size();
+        return count;
     }
 
     private void checkOpen() {
@@ -107,35 +129,61 @@ public final class LocalFeaturesWriter implements AutoCloseable {
         }
     }
 
-    /** Writes the file (atomically) and releases the collected images. */
+    /** Completes the file and renames it into place; the writer is closed afterwards. */
+    public void finish() throws IOException {
+        checkOpen();
+        closed = true;
+        try {
+            if (stream != null) {
+                try (stream) {
+                    stream.finish();
+                }
+            } else {
+                writeWithJhdf();
+            }
+            AtomicFiles.commit(tmp, target);
+        } catch (IOException | RuntimeException e) {
+            Files.deleteIfExists(tmp);
+            throw e;
+        }
+    }
+
+    private void writeWithJhdf() throws IOException {
+        float[][][] data = images.toArray(new float[0][][]);
+        images.clear();
+        if (data.length == 0) {
+            // an empty dataset has no chunks (and jhdf cannot write one): store it contiguous
+            try (ContiguousHdf5Writer empty = new ContiguousHdf5Writer(tmp, LocalFeatures.DATASET, rows, 5 + dim)) {
+                empty.finish();
+            }
+            return;
+        }
+        try (WritableHdfFile out = HdfFile.write(tmp)) {
+            DatasetCreationOptions options = DatasetCreationOptions.builder()
+                    .chunkDimensions(1, rows, 5 + dim).shuffle().deflate(4).build();
+            out.putDataset(LocalFeatures.DATASET, data, options);
+        } catch (RuntimeException e) {
+            throw new IOException(target + ": cannot write HDF5: " + LocalFeatures.describe(e), e);
+        }
+        try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
+            ch.force(true);
+        }
+    }
+
+    /** Discards the temporary file unless {@link #finish()} completed. */
     @Override
     public void close() throws IOException {
         if (closed) {
             return;
         }
         closed = true;
-        float[][][] data = images.toArray(new float[0][][]);
         images.clear();
-        Path tmp = AtomicFiles.temporaryBeside(target);
         try {
-            try (WritableHdfFile out = HdfFile.write(tmp)) {
-                if (storage == Storage.CHUNKED_GZIP && data.length > 0) {
-                    DatasetCreationOptions options = DatasetCreationOptions.builder()
-                            .chunkDimensions(1, rows, 5 + dim).shuffle().deflate(4).build();
-                    out.putDataset(LocalFeatures.DATASET, data, options);
-                } else {
-                    out.putDataset(LocalFeatures.DATASET, data.length > 0 ? data : new float[0][rows][5 + dim]);
-                }
-            } catch (RuntimeException e) {
-                throw new IOException(target + ": cannot write HDF5: " + LocalFeatures.describe(e), e);
+            if (stream != null) {
+                stream.close();
             }
-            try (FileChannel ch = FileChannel.open(tmp, StandardOpenOption.WRITE)) {
-                ch.force(true);
-            }
-            AtomicFiles.commit(tmp, target);
-        } catch (IOException | RuntimeException e) {
+        } finally {
             Files.deleteIfExists(tmp);
-            throw e;
         }
     }
 }

@@ -119,6 +119,11 @@ final class VirtualLayout {
         layout.position(2);
         long heapAddress = Hdf5Headers.readUnsigned(layout, storage.getSizeOfOffsets());
         int index = layout.getInt();
+        // check the heap collection's size before jhdf reads (and allocates) it
+        Hdf5Headers.checkInside(storage, heapAddress, 16, "global heap");
+        ByteBuffer gcol = Hdf5Headers.le(storage.readBufferFromAddress(heapAddress, 16));
+        long collectionSize = Hdf5Headers.readUnsigned(gcol.position(8), Math.min(8, storage.getSizeOfLengths()));
+        Hdf5Headers.checkInside(storage, heapAddress, collectionSize, "global heap collection");
         ByteBuffer blob = Hdf5Headers.le(new GlobalHeap(storage, heapAddress).getObjectData(index));
         List<Mapping> mappings = decodeMappings(file, blob, storage.getSizeOfLengths());
         return new VirtualLayout(space.getDimensionsAsLong(), type, mappings);

@@ -130,6 +130,23 @@ class LocalFeaturesTest {
         }
     }
 
+    /** The >2 GB logic for contiguous data: images spread over several small mappings read back identically. */
+    @ParameterizedTest
+    @ValueSource(strings = {"contiguous", "compound", "virtual"})
+    void severalMappingsIndexCorrectly(String layout) throws Exception {
+        float[] exp = expected(layout);
+        int k = (int) shape[1];
+        int width = (int) shape[2];
+        for (long mappingBytes : new long[]{1, 2L * k * width * 4 + 17, 3L * k * width * 4}) {
+            try (LocalFeatures lf = LocalFeatures.open(fixture(layout), LocalFeatures.DATASET, 0, mappingBytes)) {
+                for (int i = lf.numImages() - 1; i >= 0; i--) {
+                    Fixtures.assertClose(Arrays.copyOfRange(exp, i * k * width, (i + 1) * k * width),
+                            lf.readRows(i, k), 0.0, layout + " image " + i + " with mappings of " + mappingBytes);
+                }
+            }
+        }
+    }
+
     @Test
     void argumentsOutOfRangeNameTheFile() throws Exception {
         Path file = fixture("contiguous");
