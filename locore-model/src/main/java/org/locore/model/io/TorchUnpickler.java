@@ -2,7 +2,6 @@ package org.locore.model.io;
 
 import java.math.BigInteger;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
@@ -175,10 +174,7 @@ public final class TorchUnpickler {
                         }
                     }
                     case '.' -> { // STOP
-                        if (stack.size() != 1 || !marks.isEmpty()) {
-                            throw new Bad("STOP with " + stack.size() + " objects on the stack");
-                        }
-                        return stack.get(0);
+                        return pop(stack, marks); // like Python: the top of the stack, whatever lies below
                     }
                     case '(' -> { marks.push(stack.size()); stack.add(MARK); }
                     case '0' -> pop(stack, marks);
@@ -404,6 +400,9 @@ public final class TorchUnpickler {
 
     private static Object parseLongLine(String s) {
         String t = s.endsWith("L") ? s.substring(0, s.length() - 1) : s;
+        if (t.length() > 4096) {
+            throw new Bad("integer literal of " + t.length() + " digits");
+        }
         try {
             BigInteger b = new BigInteger(t.trim());
             return b.bitLength() < 64 ? (Object) b.longValue() : b;
@@ -421,8 +420,15 @@ public final class TorchUnpickler {
     }
 
     private static double parseFloat(String s) {
+        String t = s.trim().toLowerCase(java.util.Locale.ROOT);
+        switch (t) {
+            case "nan", "-nan" -> { return Double.NaN; }
+            case "inf" -> { return Double.POSITIVE_INFINITY; }
+            case "-inf" -> { return Double.NEGATIVE_INFINITY; }
+            default -> { }
+        }
         try {
-            return Double.parseDouble(s.trim());
+            return Double.parseDouble(t);
         } catch (NumberFormatException e) {
             throw new Bad("invalid float '" + s + "'");
         }
@@ -628,8 +634,8 @@ public final class TorchUnpickler {
             case "_codecs.encode" -> {
                 if (args.isEmpty() || !(args.get(0) instanceof String s)) throw new Bad("_codecs.encode needs a str");
                 String enc = args.size() > 1 && args.get(1) instanceof String e ? e : "utf-8";
-                return s.getBytes(enc.replace("_", "-").equalsIgnoreCase("latin1")
-                        || enc.equalsIgnoreCase("latin-1") || enc.equalsIgnoreCase("iso-8859-1")
+                String norm = enc.toLowerCase(java.util.Locale.ROOT).replace("-", "").replace("_", "");
+                return s.getBytes(norm.equals("latin1") || norm.equals("iso88591")
                         ? StandardCharsets.ISO_8859_1 : StandardCharsets.UTF_8);
             }
             case "builtins.bytes", "__builtin__.bytes", "builtins.bytearray", "__builtin__.bytearray" -> {
@@ -644,6 +650,11 @@ public final class TorchUnpickler {
             case "torch._utils._rebuild_parameter", "torch._utils._rebuild_parameter_with_state" -> {
                 if (args.isEmpty()) throw new Bad(q + " without arguments");
                 return args.get(0);
+            }
+            case "torch._tensor._rebuild_from_type_v2" -> {
+                // (func, tensor subclass, args, state): the subclass is dropped, the tensor kept
+                if (args.size() < 3) throw new Bad(q + " with " + args.size() + " arguments");
+                return call(args.get(0), asTuple(args.get(2), q + " arguments"));
             }
             case "torch.Size" -> {
                 return args.isEmpty() ? tuple(List.of()) : tuple(asTuple(args.get(0), "torch.Size"));
@@ -907,10 +918,5 @@ public final class TorchUnpickler {
             }
             return TorchStorage.of(t, le).tensor(file, 0, shape, stride);
         }
-    }
-
-    /** Little-endian view helper used by tests and readers. */
-    static ByteBuffer le(byte[] b) {
-        return ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN);
     }
 }
