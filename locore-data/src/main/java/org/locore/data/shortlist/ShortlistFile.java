@@ -64,17 +64,26 @@ public final class ShortlistFile {
      *                         non-negative integer, a NaN similarity
      */
     public static Shortlist read(Path file) throws IOException {
-        return read(file, -1);
+        return readChecked(file, -1);
     }
 
     /**
      * Reads a shortlist and checks every gallery index against the gallery size.
      *
-     * @param gallerySize number of gallery images; ids must lie in {@code [0, gallerySize)} (negative: no bound)
+     * @param gallerySize number of gallery images; ids must lie in {@code [0, gallerySize)}
      * @throws FormatException as {@link #read(Path)}, and for an id outside the gallery, naming the query,
      *                         position and value
+     * @throws IllegalArgumentException when {@code gallerySize} is negative
      */
     public static Shortlist read(Path file, int gallerySize) throws IOException {
+        if (gallerySize < 0) {
+            throw new IllegalArgumentException("negative gallery size " + gallerySize);
+        }
+        return readChecked(file, gallerySize);
+    }
+
+    /** Reads and validates; {@code gallerySize < 0} means no upper bound on the ids. */
+    private static Shortlist readChecked(Path file, int gallerySize) throws IOException {
         Loaded loaded = load(file);
         if (!(loaded.root() instanceof Tensor t)) {
             throw new FormatException(file, "holds " + describe(loaded.root()) + ", not a [2, Nq, M] array");

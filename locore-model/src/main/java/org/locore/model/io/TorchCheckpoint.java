@@ -73,16 +73,6 @@ public final class TorchCheckpoint {
         }
     }
 
-    /** True when {@code bytes} start with the legacy format's magic-number pickle. */
-    static boolean isLegacy(Path file, byte[] bytes) {
-        try {
-            TorchUnpickler u = new TorchUnpickler(file, null);
-            return TorchUnpickler.LEGACY_MAGIC.equals(u.loadRaw(bytes, 0, Math.min(bytes.length, 64)));
-        } catch (FormatException e) {
-            return false;
-        }
-    }
-
     /** The file read. */
     public Path file() {
         return file;

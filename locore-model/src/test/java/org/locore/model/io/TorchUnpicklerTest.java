@@ -111,6 +111,9 @@ class TorchUnpicklerTest {
             "        pickle.dump(a, open(os.path.join(d, '%s_%d.pkl' % (name, p)), 'wb'), protocol=p)",
             "    expect[name] = {'shape': list(a.shape), 'values': a.astype(np.float64).ravel(order='C').tolist()}",
             "pickle.dump({'x': np.float64(0.75), 'n': np.int64(12)}, open(os.path.join(d, 'scalars.pkl'), 'wb'), protocol=2)",
+            "lists = {'u': np.array(['ab', 'c\u00e9d']), 's': np.array([b'x', b'yz']), 'o': np.array(['a', 1], dtype=object)}",
+            "for p in (2, 4, 5):",
+            "    pickle.dump(lists, open(os.path.join(d, 'lists_%d.pkl' % p), 'wb'), protocol=p)",
             "json.dump(expect, open(os.path.join(d, 'expect.json'), 'w'))");
 
     @Test
@@ -153,6 +156,13 @@ class TorchUnpicklerTest {
                     assertEquals(x.get("values").get(i).asDouble(), v[i], 0.0, w + "[" + i + "]");
                 }
             }
+        }
+        for (int p : new int[]{2, 4, 5}) {
+            Path f = tmp.resolve("lists_" + p + ".pkl");
+            Map<?, ?> l = assertInstanceOf(Map.class, TorchUnpickler.load(f, Files.readAllBytes(f)));
+            assertEquals(List.of("ab", "c\u00e9d"), l.get("u"), "protocol " + p);
+            assertEquals(List.of("x", "yz"), l.get("s"), "protocol " + p);
+            assertEquals(List.of("a", 1L), l.get("o"), "protocol " + p);
         }
         Path s = tmp.resolve("scalars.pkl");
         Map<?, ?> sc = assertInstanceOf(Map.class, TorchUnpickler.load(s, Files.readAllBytes(s)));
