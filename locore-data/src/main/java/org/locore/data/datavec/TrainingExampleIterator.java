@@ -9,8 +9,6 @@ import org.nd4j.linalg.dataset.api.MultiDataSetPreProcessor;
 import org.nd4j.linalg.dataset.api.iterator.MultiDataSetIterator;
 import org.nd4j.linalg.factory.Nd4j;
 
-import java.io.IOException;
-import java.io.UncheckedIOException;
 import java.util.ArrayDeque;
 import java.util.Arrays;
 import java.util.NoSuchElementException;
@@ -45,6 +43,7 @@ public final class TrainingExampleIterator implements MultiDataSetIterator, Auto
 
     private final LocalFeatures locals;
     private final GlobalDescriptors globals;
+    private final FeatureSet features;
     private final Shortlist shortlist;
     private final int[] labels;
     private final int descriptors;
@@ -73,6 +72,7 @@ public final class TrainingExampleIterator implements MultiDataSetIterator, Auto
         this.seed = b.seed;
         this.shuffleQueries = b.shuffleQueries;
         this.prefetch = Math.max(0, b.prefetch);
+        this.features = new FeatureSet(locals, globals);
         int n = locals.numImages();
         if (labels.length != n || globals.size() != n || shortlist.numQueries() != n) {
             throw new IllegalArgumentException("training set sizes disagree: " + labels.length + " labels, "
@@ -82,10 +82,6 @@ public final class TrainingExampleIterator implements MultiDataSetIterator, Auto
         if (descriptors < 1 || descriptors > locals.rowsPerImage()) {
             throw new IllegalArgumentException(locals.file() + ": " + descriptors + " descriptors per image asked, "
                     + locals.rowsPerImage() + " stored");
-        }
-        if (globals.dim() != locals.descriptorDim()) {
-            throw new IllegalArgumentException(globals.file() + ": global dimension " + globals.dim()
-                    + " differs from the local descriptor dimension " + locals.descriptorDim() + " of " + locals.file());
         }
         if (gallerySize < 1 || gallerySize > shortlist.length()) {
             throw new IllegalArgumentException("gallery size " + gallerySize + " but shortlist rows hold "
@@ -292,8 +288,6 @@ public final class TrainingExampleIterator implements MultiDataSetIterator, Auto
     private MultiDataSet build(long first, int b) {
         int d = descriptors;
         int k = gallerySize;
-        int e = locals.descriptorDim();
-        int w = locals.rowWidth();
         int[] queries = new int[b];
         int[] gallery = new int[b * k];
         long[] positive = new long[b * k];
@@ -303,26 +297,8 @@ public final class TrainingExampleIterator implements MultiDataSetIterator, Auto
             System.arraycopy(g, 0, gallery, i * k, k);
             for (int j = 0; j < k; j++) positive[i * k + j] = labels[g[j]] == labels[queries[i]] ? 1 : 0;
         }
-        float[] qRows;
-        float[] gRows;
-        try {
-            qRows = locals.readBatch(queries, d);
-            gRows = locals.readBatch(gallery, d);
-        } catch (IOException ex) {
-            throw new UncheckedIOException(ex);
-        }
-        float[] qLocal = new float[b * d * e];
-        long[] qScale = new long[b * d];
-        long[] qMask = new long[b * d];
-        split(qRows, b * d, w, e, qLocal, qScale, qMask);
-        float[] gLocal = new float[b * k * d * e];
-        long[] gScale = new long[b * k * d];
-        long[] gMask = new long[b * k * d];
-        split(gRows, b * k * d, w, e, gLocal, gScale, gMask);
-        float[] qGlobal = new float[b * e];
-        for (int i = 0; i < b; i++) globals.get(queries[i], qGlobal, i * e);
-        float[] gGlobal = new float[b * k * e];
-        for (int i = 0; i < b * k; i++) globals.get(gallery[i], gGlobal, i * e);
+        FeatureSet.Blocks qb = features.read(queries, d);
+        FeatureSet.Blocks gb = features.read(gallery, d).grouped(b, k);
 
         int block = d + 2;
         int tokens = (1 + k) * block;
@@ -335,28 +311,12 @@ public final class TrainingExampleIterator implements MultiDataSetIterator, Auto
                 Arrays.fill(tokenMask, start, start + block, 1f);
             }
         }
-        INDArray[] features = {
-                Nd4j.createFromArray(qLocal).reshape(b, d, e),
-                Nd4j.createFromArray(qScale).reshape(b, d),
-                Nd4j.createFromArray(qMask).reshape(b, d),
-                Nd4j.createFromArray(qGlobal).reshape(b, 1, e),
-                Nd4j.createFromArray(gLocal).reshape(b, k, d, e),
-                Nd4j.createFromArray(gScale).reshape(b, k, d),
-                Nd4j.createFromArray(gMask).reshape(b, k, d),
-                Nd4j.createFromArray(gGlobal).reshape(b, k, 1, e)};
+        INDArray[] arrays = {qb.local(), qb.scales(), qb.mask(), qb.global(), gb.local(), gb.scales(), gb.mask(),
+                gb.global()};
         INDArray[] labelArrays = {Nd4j.createFromArray(positive).reshape(b, k),
                 Nd4j.createFromArray(tokenLabels).reshape(b, tokens)};
         INDArray[] labelMasks = {null, Nd4j.createFromArray(tokenMask).reshape(b, tokens)};
-        return new org.nd4j.linalg.dataset.MultiDataSet(features, labelArrays, null, labelMasks);
-    }
-
-    private static void split(float[] rows, int count, int w, int e, float[] local, long[] scale, long[] mask) {
-        for (int r = 0; r < count; r++) {
-            int p = r * w;
-            scale[r] = Math.round(rows[p + 2]);
-            mask[r] = rows[p + 3] != 0f ? 1 : 0;
-            System.arraycopy(rows, p + 5, local, r * e, e);
-        }
+        return new org.nd4j.linalg.dataset.MultiDataSet(arrays, labelArrays, null, labelMasks);
     }
 
     private static long mix(long seed, long e) {
