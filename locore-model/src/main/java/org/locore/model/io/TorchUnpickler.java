@@ -573,7 +573,8 @@ public final class TorchUnpickler {
         throw new Bad(what + " are a " + typeName(o) + ", not a tuple");
     }
 
-    static String typeName(Object o) {
+    /** A short Python-style type name of an unpickled value, for messages. */
+    public static String typeName(Object o) {
         if (o == null) return "None";
         if (o instanceof PyObject p) return p.type();
         if (o instanceof Global g) return "class " + g;

@@ -1,0 +1,51 @@
+package org.locore.apps;
+
+import org.locore.model.io.FormatException;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+
+import java.io.PrintWriter;
+
+/**
+ * {@code locore}: the command-line entry point ({@code bin/locore COMMAND ...} or
+ * {@code mvn -pl locore-apps exec:java@COMMAND -Dexec.args="..."}). Options may also be read from a file:
+ * {@code bin/locore train @train.args} reads one option per line from {@code train.args}.
+ */
+@Command(name = "locore", mixinStandardHelpOptions = true, version = "locore 0.1.0",
+        description = "LOCORE long-context image re-ranking on the JVM.",
+        subcommands = {Inspect.class, CommandLine.HelpCommand.class})
+public final class Main implements Runnable {
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
+    @Override
+    public void run() {
+        spec.commandLine().usage(spec.commandLine().getOut());
+    }
+
+    /** Builds the command line with the project's error handling (bad input: a one-line message, exit 2). */
+    public static CommandLine commandLine() {
+        CommandLine cl = new CommandLine(new Main());
+        cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
+            PrintWriter err = cmd.getErr();
+            Throwable t = ex;
+            while (!(t instanceof FormatException) && t.getCause() != null && t.getCause() != t) {
+                t = t.getCause();
+            }
+            if (t instanceof FormatException || t instanceof java.nio.file.NoSuchFileException
+                    || t instanceof IllegalArgumentException) {
+                err.println("error: " + t.getMessage());
+                err.flush();
+                return 2;
+            }
+            throw ex;
+        });
+        return cl;
+    }
+
+    public static void main(String[] args) {
+        int code = commandLine().execute(args);
+        System.exit(code);
+    }
+}
