@@ -1,13 +1,16 @@
 package org.locore.data.features;
 
+import io.jhdf.HdfFile;
 import io.jhdf.api.dataset.ChunkedDataset;
 import org.locore.model.io.FormatException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
+import java.nio.channels.ClosedChannelException;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -19,6 +22,10 @@ import java.util.Map;
  * into row-major boxes. jhdf is called under one lock per file; a few recently decompressed chunks are kept,
  * so reading neighbouring images of the same chunk decompresses it once. Chunks that were never written
  * read as zeros (HDF5's default fill value).
+ *
+ * <p>A thread interrupted while jhdf reads closes the shared file channel (Java's rule for interruptible
+ * channels): that thread gets an {@link InterruptedIOException}, and the next read by another thread opens
+ * the file again, so one cancelled task does not break the other readers.
  */
 final class ChunkedRecords implements RecordStore {
     private static final Logger LOG = LoggerFactory.getLogger(ChunkedRecords.class);
@@ -28,8 +35,11 @@ final class ChunkedRecords implements RecordStore {
     private static final int CACHE_CHUNKS = 16;
 
     private final Path file;
-    private final ChunkedDataset dataset;
-    private final Object lock;
+    private final String path;
+    private final Object lock = new Object();
+    private HdfFile hdf;
+    private ChunkedDataset dataset;
+    private boolean closed;
     private final long[] dims;
     private final int[] chunk;
     private final int elementBytes;
@@ -38,14 +48,17 @@ final class ChunkedRecords implements RecordStore {
     private long cachedBytes;
 
     /**
-     * @param lock         the lock guarding every call into this file's jhdf objects
+     * @param hdf          the open file, owned (and closed) by this object from now on
+     * @param path         the dataset's path in the file (to open it again)
      * @param dims         the dataset's dimensions
      * @param elementBytes bytes per stored element
      */
-    ChunkedRecords(Path file, ChunkedDataset dataset, Object lock, long[] dims, int elementBytes) throws FormatException {
+    ChunkedRecords(Path file, HdfFile hdf, String path, ChunkedDataset dataset, long[] dims, int elementBytes)
+            throws FormatException {
         this.file = file;
+        this.hdf = hdf;
+        this.path = path;
         this.dataset = dataset;
-        this.lock = lock;
         this.dims = dims.clone();
         this.elementBytes = elementBytes;
         int[] c = dataset.getChunkDimensions();
@@ -183,7 +196,7 @@ final class ChunkedRecords implements RecordStore {
             }
             byte[] data;
             try {
-                data = dataset.getDecompressedChunk(offset);
+                data = decompress(offset);
             } catch (RuntimeException e) {
                 String m = String.valueOf(e.getMessage());
                 if (m.startsWith("No chunk with offset")) {
@@ -204,6 +217,61 @@ final class ChunkedRecords implements RecordStore {
                 it.remove();
             }
             return data;
+        }
+    }
+
+    /** Reads one chunk through jhdf (holding the lock), opening the file again after an interrupt closed it. */
+    private byte[] decompress(int[] offset) throws IOException {
+        if (closed) {
+            throw new IllegalStateException(file + ": reader is closed");
+        }
+        try {
+            return dataset.getDecompressedChunk(offset);
+        } catch (RuntimeException e) {
+            if (!closedChannel(e)) {
+                throw e;
+            }
+            if (Thread.currentThread().isInterrupted()) {
+                InterruptedIOException ie = new InterruptedIOException(file + ": interrupted while reading");
+                ie.initCause(e);
+                throw ie;
+            }
+        }
+        LOG.debug("{}: file channel was closed by an interrupted reader, opening it again", file);
+        try {
+            hdf.close();
+        } catch (RuntimeException e) {
+            LOG.debug("{}: closing the old handle failed", file, e);
+        }
+        try {
+            hdf = new HdfFile(file);
+            dataset = (ChunkedDataset) hdf.getDatasetByPath(path);
+        } catch (RuntimeException e) {
+            throw new FormatException(file, "cannot open the file again: " + LocalFeatures.describe(e), e);
+        }
+        return dataset.getDecompressedChunk(offset);
+    }
+
+    private static boolean closedChannel(Throwable e) {
+        for (Throwable t = e; t != null; t = t.getCause()) {
+            if (t instanceof ClosedChannelException) {
+                return true;
+            }
+            if (t.getCause() == t) {
+                break;
+            }
+        }
+        return false;
+    }
+
+    @Override
+    public void close() {
+        synchronized (lock) {
+            if (!closed) {
+                closed = true;
+                cache.clear();
+                hdf.close();
+            }
         }
     }
 }

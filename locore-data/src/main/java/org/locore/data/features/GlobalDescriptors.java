@@ -24,6 +24,7 @@ public final class GlobalDescriptors implements AutoCloseable {
     private final FileChannel channel;
     private final MappedRecords records;
 
+    /** Opens with at most {@code mappingBytes} bytes per mapping (small values test the >2 GB logic). */
     GlobalDescriptors(Path file, int dim, long mappingBytes) throws IOException {
         this.file = file;
         if (dim <= 0) {

@@ -15,6 +15,7 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 import java.io.IOException;
+import java.io.InterruptedIOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.file.Files;
@@ -63,11 +64,11 @@ public final class LocalFeatures implements AutoCloseable {
     private final int dim;
     private final List<Path> partFiles;
     private final FeatureSource source;
-    private final HdfFile hdf;
+    private final boolean ownsHdf;
     private volatile boolean closed;
 
     private LocalFeatures(Path file, String layout, String storedType, String compression, long[] dims, int dim,
-                          List<Path> partFiles, FeatureSource source, HdfFile hdf) {
+                          List<Path> partFiles, FeatureSource source, boolean ownsHdf) {
         this.file = file;
         this.layout = layout;
         this.storedType = storedType;
@@ -77,7 +78,7 @@ public final class LocalFeatures implements AutoCloseable {
         this.dim = dim;
         this.partFiles = List.copyOf(partFiles);
         this.source = source;
-        this.hdf = hdf;
+        this.ownsHdf = ownsHdf;
     }
 
     /** Opens the dataset {@value #DATASET} of an HDF5 file, detecting its layout. */
@@ -129,7 +130,7 @@ public final class LocalFeatures implements AutoCloseable {
                         .toLowerCase(Locale.ROOT) + ", not a dataset");
             }
             LocalFeatures lf = openDataset(file, hdf, ds, dataset, size, mappingBytes);
-            keepOpen = lf.hdf != null;
+            keepOpen = lf.ownsHdf;
             return lf;
         } catch (FormatException e) {
             throw e;
@@ -214,12 +215,12 @@ public final class LocalFeatures implements AutoCloseable {
         if (ds instanceof ContiguousDataset cd) {
             MappedRecords store = mapContiguous(file, hdf, cd, dims[0], recordBytes, fileSize, mappingBytes);
             return new LocalFeatures(file, "contiguous", ft.name(), "none", dims, dim, List.of(),
-                    new DenseSource(store, ft, (int) dims[2]), null);
+                    new DenseSource(store, ft, (int) dims[2]), false);
         }
         if (ds instanceof ChunkedDataset chunked) {
-            ChunkedRecords store = new ChunkedRecords(file, chunked, new Object(), dims, ft.size());
+            ChunkedRecords store = new ChunkedRecords(file, hdf, name, chunked, dims, ft.size());
             return new LocalFeatures(file, "chunked", ft.name(), compression(ds), dims, dim, List.of(),
-                    new DenseSource(store, ft, (int) dims[2]), hdf);
+                    new DenseSource(store, ft, (int) dims[2]), true);
         }
         throw new FormatException(file, "dataset '" + name + "' has an unsupported storage layout "
                 + ds.getDataLayout());
@@ -317,13 +318,13 @@ public final class LocalFeatures implements AutoCloseable {
         String stored = "compound{metadata: " + mt.name() + "[" + md[0] + ",5], descriptor: " + dt.name() + "["
                 + dd[0] + "," + dd[1] + "]}";
         RecordStore store;
-        HdfFile keep = null;
+        boolean keep = false;
         String compression = "none";
         if (ds instanceof ContiguousDataset cd) {
             store = mapContiguous(file, hdf, cd, dims[0], recordBytes, fileSize, mappingBytes);
         } else if (ds instanceof ChunkedDataset chunked) {
-            store = new ChunkedRecords(file, chunked, new Object(), dims, recordBytes);
-            keep = hdf;
+            store = new ChunkedRecords(file, hdf, ds.getPath(), chunked, dims, recordBytes);
+            keep = true;
             compression = compression(ds);
         } else {
             throw new FormatException(file, "compound features with unsupported storage layout " + ds.getDataLayout());
@@ -403,7 +404,7 @@ public final class LocalFeatures implements AutoCloseable {
         List<LocalFeatures> readers = new ArrayList<>(opened.values());
         LOG.debug("{}: virtual dataset over {} part files", file, parts.size());
         return new LocalFeatures(file, "virtual", ft.name(), "none", dims, (int) dims[2] - 5, parts,
-                new VirtualSource(ranges.toArray(new VirtualSource.Range[0]), readers), null);
+                new VirtualSource(ranges.toArray(new VirtualSource.Range[0]), readers), false);
     }
 
     /** Checks one mapping (whole rows of whole images, same shape on both sides) and turns it into a range. */
@@ -539,7 +540,7 @@ public final class LocalFeatures implements AutoCloseable {
         }
         try {
             source.readRows(image, n, dst, off);
-        } catch (FormatException e) {
+        } catch (FormatException | InterruptedIOException e) {
             throw e;
         } catch (IOException | RuntimeException e) {
             throw new FormatException(file, "cannot read image " + image + ": " + describe(e), e);
@@ -583,13 +584,7 @@ public final class LocalFeatures implements AutoCloseable {
             return;
         }
         closed = true;
-        try {
-            source.close();
-        } finally {
-            if (hdf != null) {
-                hdf.close();
-            }
-        }
+        source.close();
     }
 
     @Override

@@ -26,6 +26,7 @@ import java.util.List;
  * <p>Memory: {@link Storage#CONTIGUOUS} streams the values to disk as they come (a million images need no
  * more memory than one); {@link Storage#CHUNKED_GZIP} is written by jhdf, which writes a dataset in one go, so
  * all images are held in memory until {@code finish()} (about {@code N * K * (5 + D) * 4} bytes).
+ * A writer is used by one thread.
  */
 public final class LocalFeaturesWriter implements AutoCloseable {
     /** How the dataset is stored. */
@@ -39,7 +40,6 @@ public final class LocalFeaturesWriter implements AutoCloseable {
     private final Path target;
     private final int rows;
     private final int dim;
-    private final Storage storage;
     private final List<float[][]> images = new ArrayList<>();
     private final Path tmp;
     private final ContiguousHdf5Writer stream;
@@ -54,7 +54,6 @@ public final class LocalFeaturesWriter implements AutoCloseable {
         this.target = target;
         this.rows = rows;
         this.dim = dim;
-        this.storage = storage;
         this.tmp = AtomicFiles.temporaryBeside(target);
         try {
             this.stream = storage == Storage.CONTIGUOUS

@@ -160,7 +160,7 @@ final class VirtualLayout {
     }
 
     /** Decodes one serialized dataspace selection into a box. */
-    private static Box selection(Path file, ByteBuffer b) throws FormatException {
+    static Box selection(Path file, ByteBuffer b) throws FormatException {
         int kind = b.getInt();
         int version = b.getInt();
         switch (kind) {

@@ -166,6 +166,25 @@ class LocalFeaturesTest {
         }
     }
 
+    /** An interrupted reader of a chunked file gets an InterruptedIOException; the others go on reading. */
+    @Test
+    void interruptedReaderDoesNotBreakTheOthers() throws Exception {
+        int k = (int) shape[1];
+        int width = (int) shape[2];
+        try (LocalFeatures lf = LocalFeatures.open(fixture("chunked"))) {
+            Thread.currentThread().interrupt();
+            try {
+                assertThrows(java.io.InterruptedIOException.class, () -> lf.read(3, k));
+            } finally {
+                assertTrue(Thread.interrupted(), "the interrupt status is kept");
+            }
+            for (int i = 0; i < lf.numImages(); i++) {
+                Fixtures.assertClose(Arrays.copyOfRange(local, i * k * width, (i + 1) * k * width),
+                        lf.readRows(i, k), 0.0, "chunked image " + i + " after an interrupt");
+            }
+        }
+    }
+
     @Test
     void concurrentReadersSeeTheExpectedRows() throws Exception {
         List<LocalFeatures> readers = new ArrayList<>();
