@@ -36,6 +36,27 @@ class Dinov2VitTest {
         assertEquals(1, VitConfig.infer(sd, VitFixtures.vitCheckpoint()).heads(), "default: 64-dimensional heads");
     }
 
+    @Test
+    void missingOrMisshapenTensorsAreFormatErrorsNamingFileAndTensor() throws IOException {
+        Map<String, Tensor> sd = new java.util.HashMap<>(VitFixtures.stateDict(VitFixtures.vitCheckpoint()));
+        VitConfig cfg = VitConfig.infer(sd, VitFixtures.vitCheckpoint(), VitFixtures.TINY_HEADS);
+        Tensor qkv = sd.remove("blocks.1.attn.qkv.weight");
+        org.locore.model.io.FormatException e = org.junit.jupiter.api.Assertions.assertThrows(
+                org.locore.model.io.FormatException.class,
+                () -> Dinov2Vit.fromStateDict(sd, cfg, VitFixtures.vitCheckpoint()));
+        org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("dinov2_tiny.pth")
+                && e.getMessage().contains("blocks.1.attn.qkv.weight"), e.getMessage());
+        sd.put("blocks.1.attn.qkv.weight", qkv);
+        sd.put("pos_embed", Tensor.ofFloats("pos_embed", new long[]{1, 1 + 36 * 37, 64}, new float[(1 + 36 * 37) * 64]));
+        e = org.junit.jupiter.api.Assertions.assertThrows(org.locore.model.io.FormatException.class,
+                () -> Dinov2Vit.fromStateDict(sd, cfg, VitFixtures.vitCheckpoint()));
+        org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("pos_embed")
+                && e.getMessage().contains("[1, 1333, 64]"), e.getMessage());
+        e = org.junit.jupiter.api.Assertions.assertThrows(org.locore.model.io.FormatException.class,
+                () -> VitConfig.infer(sd, VitFixtures.vitCheckpoint(), 4));
+        org.junit.jupiter.api.Assertions.assertTrue(e.getMessage().contains("not a square grid"), e.getMessage());
+    }
+
     @ParameterizedTest
     @ValueSource(strings = {"wide_png", "tall_png", "wide_png_query", "tall_png_query"})
     void matchesReference(String c) throws IOException {
