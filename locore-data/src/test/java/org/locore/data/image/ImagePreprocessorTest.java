@@ -155,6 +155,44 @@ class ImagePreprocessorTest {
         }
     }
 
+    /**
+     * A 40x20 JPEG tagged with EXIF orientation 6 (rotate 90 degrees clockwise) is decoded upright as 20x40, as
+     * {@code cv2.imread} does: with imsize 56 it becomes 28 wide and 56 high (untagged it would be 56 x 28).
+     */
+    @Test
+    void exifOrientationIsApplied(@TempDir Path dir) throws IOException {
+        java.awt.image.BufferedImage im = new java.awt.image.BufferedImage(40, 20, java.awt.image.BufferedImage.TYPE_3BYTE_BGR);
+        for (int y = 0; y < 20; y++) {
+            for (int x = 0; x < 40; x++) {
+                im.setRGB(x, y, (x * 6) << 16 | (y * 12) << 8 | 128);
+            }
+        }
+        java.io.ByteArrayOutputStream jpeg = new java.io.ByteArrayOutputStream();
+        javax.imageio.ImageIO.write(im, "jpg", jpeg);
+        byte[] plain = jpeg.toByteArray();
+        byte[] app1 = {
+                (byte) 0xFF, (byte) 0xE1, 0, 34, 'E', 'x', 'i', 'f', 0, 0,
+                'M', 'M', 0, 0x2A, 0, 0, 0, 8,          // TIFF header, big-endian, IFD at 8
+                0, 1,                                    // one entry
+                0x01, 0x12, 0, 3, 0, 0, 0, 1, 0, 6, 0, 0, // Orientation (SHORT) = 6
+                0, 0, 0, 0};                             // no next IFD
+        byte[] tagged = new byte[plain.length + app1.length];
+        System.arraycopy(plain, 0, tagged, 0, 2);
+        System.arraycopy(app1, 0, tagged, 2, app1.length);
+        System.arraycopy(plain, 2, tagged, 2 + app1.length, plain.length - 2);
+        Path plainFile = dir.resolve("plain.jpg");
+        Path taggedFile = dir.resolve("rotated.jpg");
+        Files.write(plainFile, plain);
+        Files.write(taggedFile, tagged);
+        ImagePreprocessor pre = new ImagePreprocessor(56, 14);
+        ImagePreprocessor.Prepared p = pre.prepare(plainFile);
+        assertEquals(28, p.height());
+        assertEquals(56, p.width());
+        ImagePreprocessor.Prepared r = pre.prepare(taggedFile);
+        assertEquals(56, r.height(), "EXIF orientation 6 must make the image portrait");
+        assertEquals(28, r.width());
+    }
+
     @Test
     void errorsNameTheFile(@TempDir Path dir) throws IOException {
         Path bad = dir.resolve("not-an-image.jpg");
