@@ -109,12 +109,12 @@ public final class ImagePreprocessor {
             double sx = quantizationFactor(src.cols(), scale, patch);
             double sy = quantizationFactor(src.rows(), scale, patch);
             Mat out;
-            if (sx < 1.0 || sy < 1.0) {
+            if (sx < 1.0 || sy < 1.0 || sx > 1.0 || sy > 1.0) {
                 out = new Mat();
-                resize(src, out, new Size(0, 0), sx, sy, INTER_AREA);
-            } else if (sx > 1.0 || sy > 1.0) {
-                out = new Mat();
-                resize(src, out, new Size(0, 0), sx, sy, INTER_LINEAR);
+                try (Size auto = new Size(0, 0)) {
+                    // dsize (0, 0): OpenCV derives the size from fx, fy and keeps them as the exact factors
+                    resize(src, out, auto, sx, sy, sx < 1.0 || sy < 1.0 ? INTER_AREA : INTER_LINEAR);
+                }
             } else {
                 out = src.clone();
             }
@@ -150,7 +150,9 @@ public final class ImagePreprocessor {
             throw new FormatException(image, "query box " + java.util.Arrays.toString(bbx) + " selects no pixels of the "
                     + img.cols() + "x" + img.rows() + " image");
         }
-        return new Mat(img, new Rect(x1, y1, x2 - x1, y2 - y1)).clone();
+        try (Rect r = new Rect(x1, y1, x2 - x1, y2 - y1); Mat roi = new Mat(img, r)) {
+            return roi.clone();
+        }
     }
 
     private static int clip(long v, int size) {
