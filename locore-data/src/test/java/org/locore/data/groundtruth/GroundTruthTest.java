@@ -148,6 +148,29 @@ class GroundTruthTest {
     }
 
     @Test
+    void readsNumpyIndexArraysAsPythonWritesThem() throws Exception {
+        String python = Fixtures.python("numpy");
+        org.junit.jupiter.api.Assumptions.assumeTrue(python != null,
+                "no Python with numpy: ground truth with NumPy arrays cannot be generated, skipped");
+        Path p = tmp.resolve("gnd_numpy.pkl");
+        Fixtures.runPython(python, String.join("\n",
+                "import sys, pickle, numpy as np",
+                "g = [{'bbx': np.array([1.5, 2.0, 30.25, 40.0]), 'easy': np.array([3, 0], dtype=np.int64),",
+                "      'hard': np.array([], dtype=np.int64), 'junk': np.array([1], dtype=np.int32)},",
+                "     {'bbx': [0, 0, 9, 9], 'easy': np.array([2]), 'hard': [1, 3], 'junk': []}]",
+                "pickle.dump({'imlist': ['a', 'b', 'c', 'd'], 'qimlist': ['q0', 'q1'], 'gnd': g},",
+                "            open(sys.argv[1], 'wb'), protocol=2)"), p.toString());
+        GroundTruth g = GroundTruth.read(p);
+        assertEquals(List.of("a", "b", "c", "d"), g.imlist());
+        assertArrayEquals(new double[]{1.5, 2.0, 30.25, 40.0}, g.queries().get(0).bbx());
+        assertArrayEquals(new int[]{3, 0}, g.queries().get(0).easy());
+        assertArrayEquals(new int[0], g.queries().get(0).hard());
+        assertArrayEquals(new int[]{1}, g.queries().get(0).junk());
+        assertArrayEquals(new int[]{2}, g.queries().get(1).easy());
+        assertArrayEquals(new int[]{1, 3}, g.queries().get(1).hard());
+    }
+
+    @Test
     void rejectsMissingTopLevelKeys() throws IOException {
         List<Object> one = List.of(query(List.of(0.0, 0.0, 1.0, 1.0), List.of(0), List.of(), List.of()));
         assertTrue(fails(write("a.pkl", gnd(null, List.of("q"), one))).problem().contains("'imlist'"));

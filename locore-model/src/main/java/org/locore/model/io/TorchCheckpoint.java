@@ -73,16 +73,6 @@ public final class TorchCheckpoint {
         }
     }
 
-    /** True when {@code bytes} start with the legacy format's magic-number pickle. */
-    static boolean isLegacy(Path file, byte[] bytes) {
-        try {
-            TorchUnpickler u = new TorchUnpickler(file, null);
-            return TorchUnpickler.LEGACY_MAGIC.equals(u.loadRaw(bytes, 0, Math.min(bytes.length, 64)));
-        } catch (FormatException e) {
-            return false;
-        }
-    }
-
     /** The file read. */
     public Path file() {
         return file;
@@ -302,7 +292,13 @@ public final class TorchCheckpoint {
             }
             return TorchStorage.view(ref.viewKey, root, ref.viewOffset, ref.viewSize);
         });
-        Object magic = u.loadRaw(bytes, 0, bytes.length);
+        Object magic;
+        try {
+            magic = u.loadRaw(bytes, 0, bytes.length);
+        } catch (FormatException e) {
+            throw new FormatException(file, "not a torch.save file (neither a zip archive nor the legacy format): "
+                    + e.problem(), e);
+        }
         if (!(magic instanceof BigInteger b) || !TorchUnpickler.LEGACY_MAGIC.equals(b)) {
             throw new FormatException(file, "not a torch.save file: no zip header and no legacy magic number");
         }

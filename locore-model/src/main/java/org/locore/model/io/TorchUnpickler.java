@@ -2,7 +2,6 @@ package org.locore.model.io;
 
 import java.math.BigInteger;
 import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayDeque;
@@ -29,8 +28,9 @@ import java.util.TreeSet;
  * unmodifiable {@link List}, {@code dict} and {@code collections.OrderedDict} a {@link LinkedHashMap}, sets a
  * {@link LinkedHashSet}. Torch tensors ({@code torch._utils._rebuild_tensor_v2}, also inside
  * {@code _rebuild_parameter}) and NumPy arrays ({@code numpy.core.multiarray._reconstruct}, or
- * {@code numpy._core...} of NumPy 2) become {@link Tensor}s with their stored element type, strided views
- * materialised in row-major order. Storages come either from the caller (persistent ids, see
+ * {@code numpy._core...} of NumPy 2, or {@code _frombuffer} of protocol 5) become {@link Tensor}s with their
+ * stored element type, strided views materialised in row-major order; one-dimensional NumPy arrays of objects
+ * or strings become lists. Storages come either from the caller (persistent ids, see
  * {@link TorchCheckpoint}) or from {@code torch.storage._load_from_bytes} (a legacy {@code torch.save} of the
  * storage embedded in the pickle, as {@code pickle.dump(tensor)} writes). Other classes become
  * {@link PyObject}s holding their arguments and state; bare class references are {@link Global}s.
@@ -159,6 +159,9 @@ public final class TorchUnpickler {
             Map<Long, Object> memo = new HashMap<>();
             while (true) {
                 opStart = pos;
+                if (pos >= this.end) {
+                    throw new Bad("truncated: the pickle ends without its STOP opcode");
+                }
                 int op = u8("opcode");
                 switch (op) {
                     case 0x80 -> { // PROTO
@@ -172,10 +175,7 @@ public final class TorchUnpickler {
                         }
                     }
                     case '.' -> { // STOP
-                        if (stack.size() != 1 || !marks.isEmpty()) {
-                            throw new Bad("STOP with " + stack.size() + " objects on the stack");
-                        }
-                        return stack.get(0);
+                        return pop(stack, marks); // like Python: the top of the stack, whatever lies below
                     }
                     case '(' -> { marks.push(stack.size()); stack.add(MARK); }
                     case '0' -> pop(stack, marks);
@@ -303,12 +303,17 @@ public final class TorchUnpickler {
                 }
             }
         } catch (Bad e) {
-            throw new FormatException(file, "bad pickle at byte " + opStart + ": " + e.getMessage());
+            throw new FormatException(file, hint(start) + "bad pickle at byte " + opStart + ": " + e.getMessage());
         } catch (FormatException e) {
             throw e;
         } catch (RuntimeException | StackOverflowError e) {
-            throw new FormatException(file, "bad pickle at byte " + opStart + ": " + e, e);
+            throw new FormatException(file, hint(start) + "bad pickle at byte " + opStart + ": " + e, e);
         }
+    }
+
+    /** Says so when the data does not even start like a pickle of protocol 2 or later. */
+    private String hint(int start) {
+        return start < end && (buf[start] & 0xff) != 0x80 ? "not a pickle (no protocol header); " : "";
     }
 
     // ----------------------------------------------------------------------------------------- raw input
@@ -396,6 +401,9 @@ public final class TorchUnpickler {
 
     private static Object parseLongLine(String s) {
         String t = s.endsWith("L") ? s.substring(0, s.length() - 1) : s;
+        if (t.length() > 4096) {
+            throw new Bad("integer literal of " + t.length() + " digits");
+        }
         try {
             BigInteger b = new BigInteger(t.trim());
             return b.bitLength() < 64 ? (Object) b.longValue() : b;
@@ -413,8 +421,15 @@ public final class TorchUnpickler {
     }
 
     private static double parseFloat(String s) {
+        String t = s.trim().toLowerCase(java.util.Locale.ROOT);
+        switch (t) {
+            case "nan", "-nan" -> { return Double.NaN; }
+            case "inf" -> { return Double.POSITIVE_INFINITY; }
+            case "-inf" -> { return Double.NEGATIVE_INFINITY; }
+            default -> { }
+        }
         try {
-            return Double.parseDouble(s.trim());
+            return Double.parseDouble(t);
         } catch (NumberFormatException e) {
             throw new Bad("invalid float '" + s + "'");
         }
@@ -620,8 +635,8 @@ public final class TorchUnpickler {
             case "_codecs.encode" -> {
                 if (args.isEmpty() || !(args.get(0) instanceof String s)) throw new Bad("_codecs.encode needs a str");
                 String enc = args.size() > 1 && args.get(1) instanceof String e ? e : "utf-8";
-                return s.getBytes(enc.replace("_", "-").equalsIgnoreCase("latin1")
-                        || enc.equalsIgnoreCase("latin-1") || enc.equalsIgnoreCase("iso-8859-1")
+                String norm = enc.toLowerCase(java.util.Locale.ROOT).replace("-", "").replace("_", "");
+                return s.getBytes(norm.equals("latin1") || norm.equals("iso88591")
                         ? StandardCharsets.ISO_8859_1 : StandardCharsets.UTF_8);
             }
             case "builtins.bytes", "__builtin__.bytes", "builtins.bytearray", "__builtin__.bytearray" -> {
@@ -637,6 +652,11 @@ public final class TorchUnpickler {
                 if (args.isEmpty()) throw new Bad(q + " without arguments");
                 return args.get(0);
             }
+            case "torch._tensor._rebuild_from_type_v2" -> {
+                // (func, tensor subclass, args, state): the subclass is dropped, the tensor kept
+                if (args.size() < 3) throw new Bad(q + " with " + args.size() + " arguments");
+                return call(args.get(0), asTuple(args.get(2), q + " arguments"));
+            }
             case "torch.Size" -> {
                 return args.isEmpty() ? tuple(List.of()) : tuple(asTuple(args.get(0), "torch.Size"));
             }
@@ -648,6 +668,13 @@ public final class TorchUnpickler {
             }
             case "numpy.core.multiarray._reconstruct", "numpy._core.multiarray._reconstruct" -> {
                 return new NumpyArray();
+            }
+            case "numpy.core.numeric._frombuffer", "numpy._core.numeric._frombuffer" -> {
+                // protocol 5: _frombuffer(buffer, dtype, shape, order)
+                if (args.size() != 4) throw new Bad("numpy _frombuffer with " + args.size() + " arguments");
+                NumpyArray a = new NumpyArray();
+                a.setState(List.of(1L, args.get(2), args.get(1), "F".equals(args.get(3)), args.get(0)));
+                return a;
             }
             case "numpy.dtype" -> {
                 if (args.isEmpty() || !(args.get(0) instanceof String s)) throw new Bad("numpy.dtype needs a str");
@@ -740,9 +767,14 @@ public final class TorchUnpickler {
                 return t;
             }
             if (o instanceof NumpyArray a) {
-                Tensor t = a.toTensor(file);
-                done.put(o, t);
-                return t;
+                Object v = a.toValue(file);
+                if (v instanceof Tensor) {
+                    done.put(o, v);
+                    return v;
+                }
+                Object r = resolve(v, depth + 1); // the elements of an object or string array
+                done.put(o, r);
+                return r;
             }
             if (o instanceof Map<?, ?> m) {
                 Map<Object, Object> out = new LinkedHashMap<>();
@@ -841,6 +873,7 @@ public final class TorchUnpickler {
         NumpyDType dtype;
         boolean fortran;
         byte[] data;
+        List<?> objects;
 
         void setState(List<Object> s) {
             List<Object> st = s.size() == 5 ? s.subList(1, 5) : s;
@@ -854,9 +887,53 @@ public final class TorchUnpickler {
                 data = b;
             } else if (raw instanceof String str) {
                 data = str.getBytes(StandardCharsets.ISO_8859_1);
+            } else if (raw instanceof ArrayList<?> items) {
+                objects = items; // dtype object: the elements themselves, in C order
             } else {
-                throw new Bad("numpy array of Python objects (dtype '" + d.code + "') is not supported");
+                throw new Bad("numpy array data is a " + typeName(raw));
             }
+        }
+
+        /**
+         * The array as a value: a {@link Tensor} for numeric dtypes; for one-dimensional arrays of Python objects
+         * ({@code O}) or of fixed-width strings ({@code U}, {@code S}) a list of their elements.
+         */
+        Object toValue(Path file) throws FormatException {
+            if (shape == null) throw new FormatException(file, "numpy array without state (no BUILD)");
+            String code = dtype.code.replaceFirst("^[<>=|]", "");
+            boolean strings = code.matches("[US][0-9]+");
+            if (objects == null && !strings) {
+                return toTensor(file);
+            }
+            if (shape.length != 1) {
+                throw new FormatException(file, "numpy array of dtype '" + dtype.code + "' with shape "
+                        + Arrays.toString(shape) + ": only one-dimensional arrays of objects or strings are supported");
+            }
+            if (objects != null) {
+                if (objects.size() != shape[0]) {
+                    throw new FormatException(file, "numpy object array of shape " + Arrays.toString(shape)
+                            + " holds " + objects.size() + " objects");
+                }
+                return new ArrayList<>(objects);
+            }
+            boolean unicode = code.charAt(0) == 'U';
+            int width = Integer.parseInt(code.substring(1));
+            long itemBytes = (long) width * (unicode ? 4 : 1);
+            if (itemBytes * shape[0] != data.length) {
+                throw new FormatException(file, "numpy array of shape " + Arrays.toString(shape) + " and dtype "
+                        + dtype.code + " needs " + itemBytes * shape[0] + " bytes but holds " + data.length);
+            }
+            java.nio.charset.Charset cs = !unicode ? StandardCharsets.ISO_8859_1
+                    : java.nio.charset.Charset.forName(">".equals(dtype.byteOrder) || dtype.code.startsWith(">")
+                    ? "UTF-32BE" : "UTF-32LE");
+            List<Object> out = new ArrayList<>((int) shape[0]);
+            for (int i = 0; i < shape[0]; i++) {
+                String v = new String(data, (int) (i * itemBytes), (int) itemBytes, cs);
+                int e = v.length();
+                while (e > 0 && v.charAt(e - 1) == '\0') e--;
+                out.add(v.substring(0, e));
+            }
+            return out;
         }
 
         Tensor toTensor(Path file) throws FormatException {
@@ -892,10 +969,5 @@ public final class TorchUnpickler {
             }
             return TorchStorage.of(t, le).tensor(file, 0, shape, stride);
         }
-    }
-
-    /** Little-endian view helper used by tests and readers. */
-    static ByteBuffer le(byte[] b) {
-        return ByteBuffer.wrap(b).order(ByteOrder.LITTLE_ENDIAN);
     }
 }
