@@ -44,8 +44,26 @@ public final class Main implements Runnable {
         return cl;
     }
 
+    /**
+     * Runs a command. A Maven exec goal ({@code exec:java@train}) names its command with the system property
+     * {@code locore.command}; it is put in front of the arguments unless they already start with it.
+     */
     public static void main(String[] args) {
-        int code = commandLine().execute(args);
-        System.exit(code);
+        String command = System.getProperty("locore.command");
+        int code = commandLine().execute(withCommand(command, args));
+        if (command == null || code != 0) {
+            // under exec:java (locore.command set) a successful run returns to Maven instead of ending its JVM
+            System.exit(code);
+        }
+    }
+
+    static String[] withCommand(String command, String[] args) {
+        if (command == null || command.isBlank() || (args.length > 0 && args[0].equals(command))) {
+            return args;
+        }
+        String[] out = new String[args.length + 1];
+        out[0] = command;
+        System.arraycopy(args, 0, out, 1, args.length);
+        return out;
     }
 }
