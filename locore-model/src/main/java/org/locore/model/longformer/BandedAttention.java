@@ -196,6 +196,24 @@ public final class BandedAttention {
         }
     }
 
+    /** A hook applied to attention probabilities (dropout while training). */
+    @FunctionalInterface
+    public interface ProbsHook {
+        /**
+         * @param probs the probabilities
+         * @param name  {@code "window_probs"} or {@code "global_probs"}
+         * @param shape their shape
+         * @return what replaces them
+         */
+        SDVariable apply(SDVariable probs, String name, long[] shape);
+    }
+
+    /** {@link #apply(SDVariable, Weights, MaskVariables, Masks, int, int, DataType, ProbsHook)} without dropout. */
+    public static SDVariable apply(SDVariable hidden, Weights weights, MaskVariables masks, Masks geometry,
+                                   int heads, int hiddenSize, DataType dtype) {
+        return apply(hidden, weights, masks, geometry, heads, hiddenSize, dtype, null);
+    }
+
     /**
      * Emits the attention sub-graph.
      *
@@ -206,10 +224,11 @@ public final class BandedAttention {
      * @param heads   number of heads (E divisible by it)
      * @param hiddenSize E
      * @param dtype   floating type of the graph
+     * @param probsHook applied to the attention probabilities (after masking), or null
      * @return the attention output {@code [B, n, E]} before the output projection
      */
     public static SDVariable apply(SDVariable hidden, Weights weights, MaskVariables masks, Masks geometry,
-                                   int heads, int hiddenSize, DataType dtype) {
+                                   int heads, int hiddenSize, DataType dtype, ProbsHook probsHook) {
         SameDiff sd = hidden.getSameDiff();
         long b = geometry.batch();
         long n = geometry.length();
@@ -250,8 +269,11 @@ public final class BandedAttention {
         }
         long cols = g + 3 * w;
         long[] shape5 = {b, h, nb, w, cols};
-        SDVariable probs = GraphOps.softmax(scores.reshape(shape5).add(masks.windowBias()), 4)
-                .reshape(bh * nb, w, cols);
+        SDVariable probs = GraphOps.softmax(scores.reshape(shape5).add(masks.windowBias()), 4);
+        if (probsHook != null) {
+            probs = probsHook.apply(probs, "window_probs", shape5);
+        }
+        probs = probs.reshape(bh * nb, w, cols);
         SDVariable out;
         if (g > 0) {
             SDVariable pg = sd.slice(probs, new int[]{0, 0, 0}, (int) (bh * nb), (int) w, (int) g);
@@ -274,7 +296,11 @@ public final class BandedAttention {
             SDVariable vAll = toHeads(GraphOps.linear(x2, weights.valueGlobalW(), weights.valueGlobalB()), b, n, h, d);
             long[] shape4 = {b, h, g, n};
             SDVariable gs = sd.mmul(qg, kAll, false, true, false).reshape(shape4).add(masks.globalKeyBias());
-            SDVariable gp = GraphOps.softmax(gs, 3).reshape(bh, g, n);
+            SDVariable gp = GraphOps.softmax(gs, 3);
+            if (probsHook != null) {
+                gp = probsHook.apply(gp, "global_probs", shape4);
+            }
+            gp = gp.reshape(bh, g, n);
             SDVariable gout = fromHeads(sd.mmul(gp, vAll), b, g, h, d); // [b, g, e]
             out = out.add(sd.mmul(sel, gout, true, false, false));
         }
