@@ -3,7 +3,6 @@ package org.locore.model.locore;
 import org.locore.model.io.FormatException;
 import org.locore.model.io.Safetensors;
 import org.locore.model.io.Tensor;
-import org.locore.model.io.DType;
 import org.locore.model.longformer.BandedAttention;
 import org.locore.model.longformer.DropoutMasks;
 import org.locore.model.longformer.GraphOps;
@@ -132,7 +131,8 @@ public final class LocoreModel {
     public void save(Path file) throws IOException {
         List<Tensor> tensors = new ArrayList<>();
         for (Map.Entry<String, INDArray> e : parameters.entrySet()) {
-            tensors.add(Tensor.of(e.getKey(), e.getValue(), DType.F32));
+            INDArray a = e.getValue();
+            tensors.add(Tensor.ofFloats(e.getKey(), a.shape(), a.castTo(DataType.FLOAT).dup('c').data().asFloat()));
         }
         Safetensors.write(file, tensors);
     }

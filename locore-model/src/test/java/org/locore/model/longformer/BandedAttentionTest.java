@@ -215,7 +215,7 @@ class BandedAttentionTest {
                 grad = Nd4j.zeros(DataType.DOUBLE, param.shape());
             }
             INDArray flat = param.reshape(param.length());
-            for (int t = 0; t < 6; t++) {
+            for (int t = 0; t < 3; t++) {
                 long idx = rnd.nextInt((int) param.length());
                 double orig = flat.getDouble(idx);
                 flat.putScalar(idx, orig + eps);
