@@ -5,8 +5,9 @@ import org.nd4j.autodiff.samediff.SameDiff;
 
 /**
  * SameDiff building blocks whose gradients are correct in DL4J 1.0.0-M2.1, composed from primitives:
- * 2-D linear layers with PyTorch-layout weights, LayerNorm with an explicit epsilon, the exact (erf) GELU and
- * a softmax written as {@code exp(x - logSumExp(x))}.
+ * 2-D linear layers with PyTorch-layout weights, LayerNorm with an explicit epsilon, the exact (erf) GELU, the
+ * native softmax (its gradient is verified by {@code BandedAttentionTest}) and a log-softmax written out from
+ * max, exp, sum and log.
  */
 public final class GraphOps {
     private GraphOps() {
@@ -50,18 +51,22 @@ public final class GraphOps {
     }
 
     /**
-     * Softmax over one axis, computed as {@code exp(x - logSumExp(x))} with the log-sum-exp written out from
-     * max, exp, sum and log (the gradients of M2.1's {@code logSumExp} and {@code logSoftmax} are broken).
+     * Softmax over one axis (the native op; its forward and gradient are checked against a dense reference and
+     * finite differences).
      *
      * @param x    input
      * @param axis non-negative axis index
      */
     public static SDVariable softmax(SDVariable x, int axis) {
         SameDiff sd = x.getSameDiff();
-        return sd.math.exp(logSoftmax(x, axis));
+        return sd.nn.softmax(x, axis);
     }
 
-    /** {@code x - logSumExp(x)} over one non-negative axis, the shape kept; stable for rows of huge negatives. */
+    /**
+     * {@code x - logSumExp(x)} over one non-negative axis, the shape kept, written out from max, exp, sum and log
+     * (the gradients of M2.1's {@code logSumExp} and {@code logSoftmax} are broken); stable for rows of huge
+     * negatives.
+     */
     public static SDVariable logSoftmax(SDVariable x, int axis) {
         SameDiff sd = x.getSameDiff();
         SDVariable z = x.sub(x.max(true, axis));
