@@ -119,6 +119,31 @@ public final class LocoreModel {
         return new LocoreModel(config, params);
     }
 
+    /**
+     * A model from parameter arrays under the reference names (e.g. a fresh initialisation); the same strict
+     * name and shape check as {@link #load}, reported as an {@link IllegalArgumentException}.
+     */
+    public static LocoreModel create(LocoreConfig config, Map<String, INDArray> parameters) {
+        Map<String, long[]> expected = expectedShapes(config.longformer());
+        List<String> problems = new ArrayList<>();
+        for (Map.Entry<String, long[]> e : expected.entrySet()) {
+            INDArray a = parameters.get(e.getKey());
+            if (a == null) problems.add("missing " + e.getKey());
+            else if (!shapeMatches(e.getValue(), a.shape())) problems.add(e.getKey() + " has shape " + Arrays.toString(a.shape()));
+        }
+        for (String name : parameters.keySet()) {
+            if (!expected.containsKey(name)) problems.add("unexpected " + name);
+        }
+        if (!problems.isEmpty()) {
+            throw new IllegalArgumentException("parameters do not fit the configuration: " + problems);
+        }
+        Map<String, INDArray> params = new LinkedHashMap<>();
+        for (String name : expected.keySet()) {
+            params.put(name, parameters.get(name).castTo(DataType.FLOAT));
+        }
+        return new LocoreModel(config, params);
+    }
+
     private static boolean shapeMatches(long[] expected, long[] actual) {
         if (expected.length != actual.length) return false;
         for (int i = 0; i < expected.length; i++) {
