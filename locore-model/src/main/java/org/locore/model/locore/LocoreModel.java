@@ -30,7 +30,10 @@ import java.util.Random;
 /**
  * The LOCORE re-ranker: sequence construction (scale embedding, learned SEP and pad vectors), the Longformer
  * encoder and the per-token 2-class classifier, with the reference checkpoint's tensor names. Forward passes,
- * scores, the training loss and its gradients run on SameDiff graphs cached per batch geometry.
+ * scores, the training loss and its gradients run on SameDiff graphs cached per batch geometry (batch size,
+ * D, K, loss or not, dropout or not); the graphs share the parameter arrays of {@link #parameters()}.
+ *
+ * <p>Not thread-safe: use one instance per thread (SameDiff sessions are not re-entrant).
  */
 public final class LocoreModel {
     private static final Logger LOG = LoggerFactory.getLogger(LocoreModel.class);
