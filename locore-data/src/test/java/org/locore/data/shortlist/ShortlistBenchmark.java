@@ -11,7 +11,7 @@ import java.util.Locale;
  * against the machine's ND4J GEMM rate, the roofline of the search: {@code 2 * Nq * N * D} flops.
  * <p>
  * Usage: {@code ShortlistBenchmark [M] [galleryRows:queries ...]}, default {@code 1600 100000:70 100000:1000
- * 1000000:70 1000000:1000}. Prints one Markdown table row per configuration.
+ * 1000000:70 1000000:300}. Prints one Markdown table row per configuration.
  */
 public final class ShortlistBenchmark {
     private static final int DIM = 768;
