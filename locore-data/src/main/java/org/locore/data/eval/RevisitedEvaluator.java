@@ -29,8 +29,8 @@ import java.util.Objects;
  * after the benchmark's images): they are never positive nor ignored.
  */
 public final class RevisitedEvaluator {
-    /** The cut-offs of the mean precision reported by the benchmark. */
-    public static final int[] KAPPAS = {1, 5, 10};
+    /** The cut-offs of the mean precision reported by the benchmark (mP@1, mP@5, mP@10). */
+    private static final int[] KAPPAS = {1, 5, 10};
 
     private static final byte POSITIVE = 1;
     private static final byte IGNORED = 2;

@@ -1,0 +1,69 @@
+package org.locore.model.longformer;
+
+import org.nd4j.autodiff.samediff.SDVariable;
+import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+
+/**
+ * Inverted dropout with masks we build ourselves (the dropout gradients of M2.1 are broken): every dropout site
+ * becomes a placeholder multiplied into the graph, fed with {@code Bernoulli(1 - p) / (1 - p)} values per step.
+ * When not training, {@link #apply} returns its input unchanged and adds nothing to the graph.
+ */
+public final class DropoutMasks {
+    private record Site(String name, double p, long[] shape) {
+    }
+
+    private final boolean training;
+    private final DataType dtype;
+    private final List<Site> sites = new ArrayList<>();
+
+    /**
+     * @param training whether dropout is active
+     * @param dtype    floating type of the masks
+     */
+    public DropoutMasks(boolean training, DataType dtype) {
+        this.training = training;
+        this.dtype = dtype;
+    }
+
+    /** Whether dropout is active. */
+    public boolean training() {
+        return training;
+    }
+
+    /**
+     * Applies dropout to {@code x} of the given shape at a site named {@code name} (unique per graph).
+     *
+     * @param p drop probability; 0 adds nothing
+     */
+    public SDVariable apply(SDVariable x, String name, double p, long... shape) {
+        if (!training || p <= 0) {
+            return x;
+        }
+        SameDiff sd = x.getSameDiff();
+        String ph = "dropout/" + name;
+        sites.add(new Site(ph, p, shape.clone()));
+        return x.mul(sd.placeHolder(ph, dtype, shape));
+    }
+
+    /** Draws fresh masks for every site into a feed map. */
+    public void feed(Map<String, INDArray> feed, Random rnd) {
+        for (Site s : sites) {
+            long len = 1;
+            for (long d : s.shape()) len *= d;
+            float[] m = new float[Math.toIntExact(len)];
+            float keep = (float) (1.0 / (1.0 - s.p()));
+            for (int i = 0; i < m.length; i++) {
+                m[i] = rnd.nextDouble() < s.p() ? 0f : keep;
+            }
+            feed.put(s.name(), Nd4j.createFromArray(m).reshape('c', s.shape()).castTo(dtype));
+        }
+    }
+}
