@@ -39,9 +39,10 @@ import java.util.concurrent.Callable;
  * mAP values are fractions in [0, 1] (the table prints them times 100).
  */
 @Command(name = "demo", mixinStandardHelpOptions = true,
-        description = {"End-to-end demo on a synthetic instance-retrieval benchmark written in the real formats:",
-                "generates it, evaluates the global ranking, re-ranks with local matching (and with LOCORE once the",
-                "train/gridsearch/rerank stages are integrated), prints Medium/Hard mAP and writes report.json."})
+        description = "End-to-end demo on a synthetic instance-retrieval benchmark in the real file formats: "
+                + "generates it, evaluates the global ranking, re-ranks the top of the shortlist with learning-free "
+                + "local matching (and with LOCORE once the train/gridsearch/rerank stages are integrated), prints "
+                + "Medium/Hard mAP and seconds per stage, and writes report.json in the output folder.")
 public final class DemoCommand implements Callable<Integer> {
     private static final Logger LOG = LoggerFactory.getLogger(DemoCommand.class);
 
@@ -53,61 +54,71 @@ public final class DemoCommand implements Callable<Integer> {
             description = "output folder (benchmark files, model, report.json; default: ${DEFAULT-VALUE})")
     Path out;
 
-    @Option(names = "--seed", defaultValue = "42", description = "random seed (default: ${DEFAULT-VALUE})")
+    @Option(names = "--seed", paramLabel = "N", defaultValue = "42",
+            description = "random seed (default: ${DEFAULT-VALUE})")
     long seed;
 
     @Option(names = "--small", description = "the small test configuration (seconds): the defaults of every size "
             + "option below become those of the small configuration")
     boolean small;
 
-    @Option(names = "--dim", description = "descriptor dimension (default: 64)")
+    @Option(names = "--dim", paramLabel = "N", description = "descriptor dimension (default: 64)")
     Integer dim;
-    @Option(names = "--rows", description = "local descriptors per image (default: 32)")
+    @Option(names = "--rows", paramLabel = "N", description = "local descriptors per image (default: 32)")
     Integer rows;
-    @Option(names = "--prototypes", description = "prototype descriptors per landmark (default: 24)")
+    @Option(names = "--prototypes", paramLabel = "N", description = "prototype descriptors per landmark (default: 24)")
     Integer prototypes;
-    @Option(names = "--scenes", description = "scenes (clutter centres) (default: 6)")
+    @Option(names = "--scenes", paramLabel = "N", description = "scenes (clutter centres) (default: 6)")
     Integer scenes;
-    @Option(names = "--confusers", description = "descriptors shared by all landmarks (default: 12)")
+    @Option(names = "--confusers", paramLabel = "N", description = "descriptors shared by all landmarks (default: 12)")
     Integer confusers;
-    @Option(names = "--train-landmarks", description = "landmarks of the training split (default: 60; small: 12)")
+    @Option(names = "--train-landmarks", paramLabel = "N",
+            description = "landmarks of the training split (default: 60; small: 12)")
     Integer trainLandmarks;
-    @Option(names = "--train-images", description = "training images per landmark (default: 10; small: 6)")
+    @Option(names = "--train-images", paramLabel = "N",
+            description = "training images per landmark (default: 10; small: 6)")
     Integer trainImages;
-    @Option(names = "--val-landmarks", description = "validation landmarks with queries (default: 12; small: 6)")
+    @Option(names = "--val-landmarks", paramLabel = "N",
+            description = "validation landmarks with queries (default: 12; small: 6)")
     Integer valLandmarks;
-    @Option(names = "--test-landmarks", description = "test landmarks with queries (default: 16; small: 10)")
+    @Option(names = "--test-landmarks", paramLabel = "N",
+            description = "test landmarks with queries (default: 16; small: 10)")
     Integer testLandmarks;
-    @Option(names = "--queries", description = "queries per landmark (default: 3; small: 2)")
+    @Option(names = "--queries", paramLabel = "N", description = "queries per landmark (default: 3; small: 2)")
     Integer queries;
-    @Option(names = "--easy", description = "easy gallery images per landmark (default: 4; small: 3)")
+    @Option(names = "--easy", paramLabel = "N", description = "easy gallery images per landmark (default: 4; small: 3)")
     Integer easy;
-    @Option(names = "--hard", description = "hard gallery images per landmark (default: 6; small: 4)")
+    @Option(names = "--hard", paramLabel = "N", description = "hard gallery images per landmark (default: 6; small: 4)")
     Integer hard;
-    @Option(names = "--junk", description = "junk gallery images per landmark (default: 2)")
+    @Option(names = "--junk", paramLabel = "N", description = "junk gallery images per landmark (default: 2)")
     Integer junk;
-    @Option(names = "--background", description = "gallery images of landmarks without queries (default: 120; small: 40)")
+    @Option(names = "--background", paramLabel = "N",
+            description = "gallery images of landmarks without queries (default: 120; small: 40)")
     Integer background;
-    @Option(names = "--distractors", description = "distractor images after the test gallery (default: 400; small: 60)")
+    @Option(names = "--distractors", paramLabel = "N",
+            description = "distractor images after the test gallery (default: 400; small: 60)")
     Integer distractors;
-    @Option(names = "--shortlist", description = "shortlist length of val/test queries (default: 200; small: 100)")
+    @Option(names = "--shortlist", paramLabel = "N",
+            description = "shortlist length of val/test queries (default: 200; small: 100)")
     Integer shortlist;
-    @Option(names = "--train-shortlist", description = "shortlist length of training images (default: 100; small: 30)")
+    @Option(names = "--train-shortlist", paramLabel = "N",
+            description = "shortlist length of training images (default: 100; small: 30)")
     Integer trainShortlist;
-    @Option(names = "--noise", description = "noise of landmark descriptors (default: 0.35)")
+    @Option(names = "--noise", paramLabel = "X", description = "noise of landmark descriptors (default: 0.35)")
     Double noise;
-    @Option(names = "--clutter", description = "weight of the scene centre in clutter descriptors (default: 0.15)")
+    @Option(names = "--clutter", paramLabel = "X",
+            description = "weight of the scene centre in clutter descriptors (default: 0.15)")
     Double clutter;
 
-    @Option(names = "--top", defaultValue = "100",
+    @Option(names = "--top", paramLabel = "K", defaultValue = "100",
             description = "how many shortlist entries are re-ranked (default: ${DEFAULT-VALUE})")
     int top;
 
-    @Option(names = "--match-threshold", defaultValue = "0.75",
+    @Option(names = "--match-threshold", paramLabel = "COS", defaultValue = "0.75",
             description = "cosine a local match needs in the local-matching baseline (default: ${DEFAULT-VALUE})")
     double matchThreshold;
 
-    @Option(names = "--train-seconds", defaultValue = "300",
+    @Option(names = "--train-seconds", paramLabel = "S", defaultValue = "300",
             description = "time budget of the LOCORE training stage (default: ${DEFAULT-VALUE})")
     double trainSeconds;
 
@@ -191,7 +202,9 @@ public final class DemoCommand implements Callable<Integer> {
                 t = done(TRAIN, t, seconds, stages);
                 Fusion fusion = locore.gridSearch(files, model);
                 t = done(GRIDSEARCH, t, seconds, stages);
-                for (Protocol p : protocols) reranked.put(p, eval.evaluate(locore.rerank(files, model, fusion, p), p).map());
+                for (Protocol p : protocols) {
+                    reranked.put(p, eval.evaluate(locore.rerank(files, model, fusion, p), p).map());
+                }
                 done(RERANK, t, seconds, stages);
             }
         }

@@ -101,7 +101,8 @@ public final class LocalMatchBaseline {
      * Re-ranks the top-k of every query of a test benchmark after reordering its shortlist for a protocol
      * (queries in parallel).
      *
-     * @return one ranking per query, ready for {@link org.locore.data.eval.RevisitedEvaluator#evaluate(int[][], Protocol)}
+     * @return one ranking per query, ready for
+     *         {@link org.locore.data.eval.RevisitedEvaluator#evaluate(int[][], Protocol)}
      */
     public int[][] rerank(TestBenchmark bench, Protocol protocol, int top) {
         int[][] out = new int[bench.numQueries()][];

@@ -37,6 +37,7 @@ import java.util.Random;
  *   <li><i>confuser</i> rows: a pool of {@link Config#confusers()} prototypes shared by every landmark (repeated
  *       structures such as windows), seen under noise: they match exactly across unrelated images.</li>
  * </ul>
+ * Detector weights favour structure: landmark and confuser rows weigh 0.5 to 1, clutter rows 0.15 to 0.65.
  * The global descriptor is the L2-normalised weighted mean of the valid rows (as AMES computes it from the
  * detector weights); rows are stored in descending weight order. How many landmark rows an image shows sets its
  * difficulty: queries (crops of the landmark) and easy positives show many, hard positives few (their global
@@ -92,7 +93,8 @@ public final class SyntheticLandmarks {
             nonNegative("confusers", confusers);
             positive("trainLandmarks", trainLandmarks);
             if (trainImagesPerLandmark < 2) {
-                throw new IllegalArgumentException("trainImagesPerLandmark must be >= 2, got " + trainImagesPerLandmark);
+                throw new IllegalArgumentException("trainImagesPerLandmark must be >= 2, got "
+                        + trainImagesPerLandmark);
             }
             positive("valLandmarks", valLandmarks);
             positive("testLandmarks", testLandmarks);
@@ -123,7 +125,7 @@ public final class SyntheticLandmarks {
             if (v < 0) throw new IllegalArgumentException(what + " must be >= 0, got " + v);
         }
 
-        /** The demo's defaults: 600 training images, 48 test queries against 480 gallery images + 400 distractors. */
+        /** The demo's defaults: 600 training images, 48 test queries against 312 gallery images + 400 distractors. */
         public static Config defaults() {
             return new Config(42, 64, 32, 24, 6, 12, 60, 10, 12, 16, 3, 4, 6, 2, 120, 400, 200, 100, 0.35, 0.15);
         }
@@ -380,7 +382,8 @@ public final class SyntheticLandmarks {
                 yx[r][1] = random.nextFloat();
             }
             // the detector prefers structure: landmark and confuser rows weigh more than clutter
-            weight[r] = r < nLandmark + nConfusers ? 0.5f + 0.5f * random.nextFloat() : 0.15f + 0.5f * random.nextFloat();
+            boolean structure = r < nLandmark + nConfusers;
+            weight[r] = structure ? 0.5f + 0.5f * random.nextFloat() : 0.15f + 0.5f * random.nextFloat();
         }
         Integer[] order = new Integer[valid];
         for (int r = 0; r < valid; r++) order[r] = r;
