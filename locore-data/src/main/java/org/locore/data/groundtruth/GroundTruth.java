@@ -188,6 +188,43 @@ public record GroundTruth(List<String> imlist, List<String> qimlist, List<Query>
         return "a " + o.getClass().getSimpleName();
     }
 
+    /**
+     * Writes this ground truth as {@code gnd_<dataset>.pkl} (pickle protocol 2, written to a temporary file and
+     * renamed into place): a dict with {@code imlist}, {@code qimlist} and {@code gnd}, whose entries are
+     * {@code {bbx, easy, hard, junk}} (Revisited style) or, for a {@link #isGldv2Style() GLDv2-style} ground truth,
+     * {@code {ok}} plus {@code bbx} when present. Boxes and index arrays are Python lists (no NumPy objects), so
+     * {@code pickle.load} reads the file without NumPy installed, and {@link #read} reads it back unchanged.
+     *
+     * @throws IllegalArgumentException when a Revisited-style query has no box
+     */
+    public void write(Path file) throws IOException {
+        boolean gldv2 = isGldv2Style();
+        List<Object> gnd = new ArrayList<>(queries.size());
+        for (int q = 0; q < queries.size(); q++) {
+            Query query = queries.get(q);
+            Map<String, Object> m = new java.util.LinkedHashMap<>();
+            if (query.bbx() != null) {
+                m.put("bbx", query.bbx());
+            } else if (!gldv2) {
+                throw new IllegalArgumentException("query " + q + " has no box; Revisited ground truth needs one");
+            }
+            if (gldv2) {
+                m.put("ok", query.ok());
+            } else {
+                m.put("easy", query.easy());
+                m.put("hard", query.hard());
+                m.put("junk", query.junk());
+            }
+            gnd.add(m);
+        }
+        Map<String, Object> root = new java.util.LinkedHashMap<>();
+        root.put("imlist", imlist);
+        root.put("qimlist", qimlist);
+        root.put("gnd", gnd);
+        byte[] bytes = PickleWriter.pickle(root);
+        org.locore.model.io.AtomicFiles.write(file, out -> out.write(bytes));
+    }
+
     public int numQueries() {
         return qimlist.size();
     }
