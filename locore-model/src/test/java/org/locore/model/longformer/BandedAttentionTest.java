@@ -282,4 +282,25 @@ class BandedAttentionTest {
     void gradientsPerLayerWindows() {
         checkGradients(new Case(13, 2, 16, 8, 2, new int[]{2, 4}, 0.1, 0.2), 9);
     }
+
+    @Test
+    void memoryStaysLinearInSequenceLength() {
+        // n = 96, w = 4: every intermediate array must be far below one n x n score matrix per head
+        Case c = new Case(21, 1, 96, 8, 2, new int[]{4}, 0.05, 0.05);
+        Graph g = build(c);
+        List<String> all = new ArrayList<>();
+        for (var v : g.sd().variables()) {
+            if (!v.isPlaceHolder()) all.add(v.name());
+        }
+        Map<String, INDArray> arrays = g.sd().output(g.feed(), all.toArray(new String[0]));
+        long largest = 0;
+        for (INDArray a : arrays.values()) {
+            largest = Math.max(largest, a.length());
+        }
+        long globals = java.util.Arrays.stream(c.global[0]).sum();
+        // bound: heads * n * (3w + G), the band plus global columns
+        long bound = 2L * 96 * (3 * 4 + globals);
+        assertTrue(largest <= bound, "largest intermediate " + largest + " > " + bound);
+        assertTrue(bound < 2L * 96 * 96);
+    }
 }
