@@ -32,6 +32,7 @@ class BandedAttentionTest {
         final double[][][] x;
         final List<Map<String, double[][]>> weights = new ArrayList<>(); // per layer: name -> W [out][in] or b [1][out]
         final double[][][] r; // loss weights
+        boolean probsMasks; // multiply attention probabilities by fixed dropout-like masks
 
         Case(long seed, int b, int n, int e, int h, int[] windows, double padFrac, double globalFrac) {
             Random rnd = new Random(seed);
@@ -160,7 +161,15 @@ class BandedAttentionTest {
             BandedAttention.Masks masks = BandedAttention.Masks.of(c.attention, c.global, c.windows[l], -1, DataType.DOUBLE);
             BandedAttention.MaskVariables mv = masks.placeholders(sd, "m" + l, DataType.DOUBLE);
             masks.feed(feed, "m" + l);
-            hcur = BandedAttention.apply(hcur, wts, mv, masks, c.h, c.e, DataType.DOUBLE);
+            Random maskRnd = new Random(99 + l);
+            BandedAttention.ProbsHook hook = !c.probsMasks ? null : (probs, name, shape) -> {
+                INDArray mask = Nd4j.zeros(DataType.DOUBLE, shape);
+                for (long k = 0; k < mask.length(); k++) {
+                    mask.putScalar(k, maskRnd.nextDouble() < 0.3 ? 0.0 : 1 / 0.7);
+                }
+                return probs.mul(sd.constant(mask));
+            };
+            hcur = BandedAttention.apply(hcur, wts, mv, masks, c.h, c.e, DataType.DOUBLE, hook);
         }
         SDVariable out = hcur.add("out", 0.0);
         SDVariable loss = out.mul(sd.constant(arr(c.r))).sum("loss");
@@ -271,6 +280,13 @@ class BandedAttentionTest {
     @Test
     void gradientsWithGlobalsAndOddLength() {
         checkGradients(new Case(11, 2, 13, 8, 2, new int[]{3}, 0.15, 0.25), 7);
+    }
+
+    @Test
+    void gradientsThroughProbabilityDropout() {
+        Case c = new Case(14, 2, 11, 8, 2, new int[]{3}, 0.1, 0.2);
+        c.probsMasks = true;
+        checkGradients(c, 10);
     }
 
     @Test
