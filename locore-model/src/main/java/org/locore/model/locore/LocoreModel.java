@@ -349,8 +349,9 @@ public final class LocoreModel {
         SDVariable hidden = LongformerEncoder.build(c, config.layersKept(), ENCODER_PREFIX, vars::get, embeds,
                 maskVars, geometry, dropout, dt);
         hidden = sd.identity("last_hidden_state", hidden);
-        SDVariable logits2 = GraphOps.linear(hidden.reshape(b * n, e), vars.get(CLASSIFIER_WEIGHT),
-                vars.get(CLASSIFIER_BIAS));
+        // as HF LongformerForTokenClassification: dropout (hidden_dropout_prob) before the classifier
+        SDVariable toClassify = dropout.apply(hidden.reshape(b * n, e), "classifier", c.hiddenDropout(), b * n, e);
+        SDVariable logits2 = GraphOps.linear(toClassify, vars.get(CLASSIFIER_WEIGHT), vars.get(CLASSIFIER_BIAS));
         sd.identity("logits", logits2.reshape(b, n, 2));
         List<String> trainable = new ArrayList<>();
         if (withLoss) {

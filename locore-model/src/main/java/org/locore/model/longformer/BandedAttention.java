@@ -121,29 +121,32 @@ public final class BandedAttention {
             int nb = (n + w - 1) / w;
             int np = nb * w;
             int cols = g + 3 * w;
-            double[] bias = new double[b * np * cols];
-            double[] select = new double[b * g * n];
-            double[] keyBias = new double[b * n];
-            double[] rows = new double[b * n];
+            // float storage: 0, 1 and NEG are exact enough in float32, and the window bias is the largest array
+            float neg = (float) NEG;
+            float[] bias = new float[Math.multiplyExact(b * np, cols)];
+            float[] select = new float[b * g * n];
+            float[] keyBias = new float[b * n];
+            float[] rows = new float[b * n];
             for (int r = 0; r < b; r++) {
                 for (int s = 0; s < globalIdx[r].length; s++) {
                     select[(r * g + s) * n + globalIdx[r][s]] = 1;
                 }
+                boolean[] windowKey = new boolean[n];
                 for (int j = 0; j < n; j++) {
-                    keyBias[r * n + j] = attention[r][j] != 0 ? 0 : NEG;
+                    keyBias[r * n + j] = attention[r][j] != 0 ? 0 : neg;
                     rows[r * n + j] = attention[r][j] != 0 && global[r][j] == 0 ? 1 : 0;
+                    windowKey[j] = attention[r][j] != 0 && global[r][j] == 0;
                 }
                 for (int i = 0; i < np; i++) {
                     int base = (r * np + i) * cols;
-                    for (int s = 0; s < g; s++) {
-                        bias[base + s] = s < globalIdx[r].length ? 0 : NEG;
+                    for (int s = globalIdx[r].length; s < g; s++) {
+                        bias[base + s] = neg;
                     }
                     int blockStart = (i / w - 1) * w;
                     for (int t = 0; t < 3 * w; t++) {
                         int j = blockStart + t;
-                        boolean ok = j >= 0 && j < n && Math.abs(i - j) <= w && attention[r][j] != 0
-                                && global[r][j] == 0;
-                        bias[base + g + t] = ok ? 0 : NEG;
+                        boolean ok = j >= 0 && j < n && Math.abs(i - j) <= w && windowKey[j];
+                        if (!ok) bias[base + g + t] = neg;
                     }
                 }
             }

@@ -68,4 +68,18 @@ class LocoreCheckpointTest {
         assertTrue(e.getMessage().contains("unexpected") && e.getMessage().contains("expected [5122, 64]"),
                 e.getMessage());
     }
+
+    @Test
+    void createChecksNamesAndShapes() throws IOException {
+        LocoreModel m = LocoreModelTest.model("locore/locore_tiny_a");
+        Map<String, org.nd4j.linalg.api.ndarray.INDArray> params = new java.util.LinkedHashMap<>(m.parameters());
+        LocoreModel copy = LocoreModel.create(m.config(), params);
+        assertEquals(m.parameters().keySet(), copy.parameters().keySet());
+        params.remove(LocoreModel.PAD_EMBEDDING);
+        params.put("extra", org.nd4j.linalg.factory.Nd4j.zeros(2));
+        IllegalArgumentException e = assertThrows(IllegalArgumentException.class,
+                () -> LocoreModel.create(m.config(), params));
+        assertTrue(e.getMessage().contains("missing " + LocoreModel.PAD_EMBEDDING)
+                && e.getMessage().contains("unexpected extra"), e.getMessage());
+    }
 }

@@ -32,6 +32,7 @@ class BandedAttentionTest {
         final double[][][] x;
         final List<Map<String, double[][]>> weights = new ArrayList<>(); // per layer: name -> W [out][in] or b [1][out]
         final double[][][] r; // loss weights
+        boolean probsMasks; // multiply attention probabilities by fixed dropout-like masks
 
         Case(long seed, int b, int n, int e, int h, int[] windows, double padFrac, double globalFrac) {
             Random rnd = new Random(seed);
@@ -160,7 +161,15 @@ class BandedAttentionTest {
             BandedAttention.Masks masks = BandedAttention.Masks.of(c.attention, c.global, c.windows[l], -1, DataType.DOUBLE);
             BandedAttention.MaskVariables mv = masks.placeholders(sd, "m" + l, DataType.DOUBLE);
             masks.feed(feed, "m" + l);
-            hcur = BandedAttention.apply(hcur, wts, mv, masks, c.h, c.e, DataType.DOUBLE);
+            Random maskRnd = new Random(99 + l);
+            BandedAttention.ProbsHook hook = !c.probsMasks ? null : (probs, name, shape) -> {
+                INDArray mask = Nd4j.zeros(DataType.DOUBLE, shape);
+                for (long k = 0; k < mask.length(); k++) {
+                    mask.putScalar(k, maskRnd.nextDouble() < 0.3 ? 0.0 : 1 / 0.7);
+                }
+                return probs.mul(sd.constant(mask));
+            };
+            hcur = BandedAttention.apply(hcur, wts, mv, masks, c.h, c.e, DataType.DOUBLE, hook);
         }
         SDVariable out = hcur.add("out", 0.0);
         SDVariable loss = out.mul(sd.constant(arr(c.r))).sum("loss");
@@ -274,6 +283,13 @@ class BandedAttentionTest {
     }
 
     @Test
+    void gradientsThroughProbabilityDropout() {
+        Case c = new Case(14, 2, 11, 8, 2, new int[]{3}, 0.1, 0.2);
+        c.probsMasks = true;
+        checkGradients(c, 10);
+    }
+
+    @Test
     void gradientsWithoutGlobals() {
         checkGradients(new Case(12, 1, 12, 6, 2, new int[]{2}, 0.2, 0.0), 8);
     }
@@ -281,5 +297,26 @@ class BandedAttentionTest {
     @Test
     void gradientsPerLayerWindows() {
         checkGradients(new Case(13, 2, 16, 8, 2, new int[]{2, 4}, 0.1, 0.2), 9);
+    }
+
+    @Test
+    void memoryStaysLinearInSequenceLength() {
+        // n = 96, w = 4: every intermediate array must be far below one n x n score matrix per head
+        Case c = new Case(21, 1, 96, 8, 2, new int[]{4}, 0.05, 0.05);
+        Graph g = build(c);
+        List<String> all = new ArrayList<>();
+        for (var v : g.sd().variables()) {
+            if (!v.isPlaceHolder()) all.add(v.name());
+        }
+        Map<String, INDArray> arrays = g.sd().output(g.feed(), all.toArray(new String[0]));
+        long largest = 0;
+        for (INDArray a : arrays.values()) {
+            largest = Math.max(largest, a.length());
+        }
+        long globals = java.util.Arrays.stream(c.global[0]).sum();
+        // bound: heads * n * (3w + G), the band plus global columns
+        long bound = 2L * 96 * (3 * 4 + globals);
+        assertTrue(largest <= bound, "largest intermediate " + largest + " > " + bound);
+        assertTrue(bound < 2L * 96 * 96);
     }
 }

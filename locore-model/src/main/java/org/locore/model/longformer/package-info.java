@@ -1,0 +1,8 @@
+/**
+ * The Longformer encoder on SameDiff: {@link org.locore.model.longformer.LongformerConfig} (HF config.json),
+ * {@link org.locore.model.longformer.BandedAttention} (sliding-window + global attention as a composite op with
+ * O(n w) memory), {@link org.locore.model.longformer.LongformerEncoder} (embeddings and post-norm layers),
+ * {@link org.locore.model.longformer.GraphOps} (primitives with working gradients in DL4J 1.0.0-M2.1) and
+ * {@link org.locore.model.longformer.DropoutMasks} (dropout with masks fed as placeholders).
+ */
+package org.locore.model.longformer;
