@@ -59,7 +59,7 @@ public final class GridSearch implements Callable<Integer> {
             description = "grid values per axis, evenly spaced over [0, 1] (default: ${DEFAULT-VALUE})")
     int steps;
 
-    @Option(names = "--batch", paramLabel = "B", defaultValue = "1",
+    @Option(names = "--batch", paramLabel = "B", defaultValue = "4",
             description = "queries scored in one forward pass (default: ${DEFAULT-VALUE})")
     int batch;
 

@@ -65,7 +65,7 @@ public final class Rerank implements Callable<Integer> {
             description = "protocol passes with --gnd (default: ${DEFAULT-VALUE})")
     List<String> protocols;
 
-    @Option(names = "--batch", paramLabel = "B", defaultValue = "1",
+    @Option(names = "--batch", paramLabel = "B", defaultValue = "4",
             description = "queries re-ranked together: their windows share one forward pass (default: ${DEFAULT-VALUE})")
     int batch;
 
