@@ -80,6 +80,14 @@ public final class GridSearch implements Callable<Integer> {
             GroundTruth gnd = in.groundTruth();
             String m = metric.toLowerCase(Locale.ROOT);
             if (m.equals("auto")) m = Evaluate.isGldv2(gnd) ? "gldv2" : "medium";
+            if (!List.of("gldv2", "easy", "medium", "hard").contains(m)) {
+                throw new IllegalArgumentException("unknown --metric '" + metric + "'; expected auto, gldv2, easy, medium or hard");
+            }
+            if (m.equals("gldv2") != Evaluate.isGldv2(gnd)) {
+                throw new IllegalArgumentException("--metric " + m + " needs a " + (m.equals("gldv2")
+                        ? "GLDv2 ground truth ('ok' lists)" : "Revisited ground truth (easy/hard/junk lists)")
+                        + "; " + inputs.groundTruthFile() + " is not one");
+            }
             Protocol protocol = m.equals("gldv2") ? null : Protocol.valueOf(m.toUpperCase(Locale.ROOT));
             int k = Math.min(top != null ? top : in.config().gallerySize(), in.shortlist().length());
             QueryIterator it = new QueryIterator(in.queries(), in.gallery(), in.shortlist(), gnd, protocol, k,

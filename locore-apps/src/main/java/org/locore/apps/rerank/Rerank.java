@@ -81,7 +81,13 @@ public final class Rerank implements Callable<Integer> {
         if (batch < 1) throw new IllegalArgumentException("--batch must be positive, got " + batch);
         List<Protocol> passes = new ArrayList<>();
         if (inputs.groundTruthFile() != null) {
-            for (String p : protocols) passes.add(Protocol.valueOf(p.strip().toUpperCase(Locale.ROOT)));
+            for (String p : protocols) {
+                try {
+                    passes.add(Protocol.valueOf(p.strip().toUpperCase(Locale.ROOT)));
+                } catch (IllegalArgumentException e) {
+                    throw new IllegalArgumentException("unknown protocol '" + p + "'; expected easy, medium or hard");
+                }
+            }
         } else {
             passes.add(null);
         }

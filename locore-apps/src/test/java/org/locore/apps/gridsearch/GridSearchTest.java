@@ -162,5 +162,10 @@ class GridSearchTest {
         assertEquals(Heatmap.width(11), img.getWidth());
         assertEquals(Heatmap.height(11), img.getHeight());
         assertTrue(Files.readString(out.resolve("gridsearch.md")).contains("| alpha \\ temp |"));
+        // GLDv2 mAP needs a GLDv2 ground truth
+        args[args.length - 5] = "gldv2";
+        CommandRunner.Run bad = CommandRunner.run(args);
+        assertEquals(2, bad.code());
+        assertTrue(bad.err().contains("--metric gldv2 needs a GLDv2 ground truth"), bad.err());
     }
 }

@@ -114,5 +114,10 @@ class RerankTest {
                 "c", "--gallery-global", "d", "--shortlist", "e", "--config", "f", "--weights", "g", "--order", "sideways");
         assertEquals(2, r.code());
         assertTrue(r.err().contains("sideways"), r.err());
+        r = CommandRunner.run("rerank", "--query-local", "a", "--query-global", "b", "--gallery-local",
+                "c", "--gallery-global", "d", "--shortlist", "e", "--config", "f", "--weights", "g", "--gnd", "h",
+                "--protocols", "medium,tough");
+        assertEquals(2, r.code());
+        assertTrue(r.err().contains("unknown protocol 'tough'"), r.err());
     }
 }
