@@ -20,7 +20,9 @@ import org.locore.model.locore.ScoreMode;
 import org.locore.testing.Fixtures;
 
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.List;
 import java.util.stream.IntStream;
 
 import static org.junit.jupiter.api.Assertions.assertArrayEquals;
@@ -106,6 +108,39 @@ class RerankTest {
             assertEquals(4993 + SyntheticBenchmark.DISTRACTORS, metrics.get("settings").get("gallery").asInt());
         }
         assertTrue(r.out().contains("medium: mAP") && r.out().contains("hard: mAP"), r.out());
+    }
+
+    @Test
+    void singleWindowWithoutGroundTruth() throws Exception {
+        SyntheticBenchmark b = new SyntheticBenchmark(tmp);
+        Path out = tmp.resolve("single");
+        List<String> args = new ArrayList<>(List.of("rerank"));
+        String[] opts = b.inputOptions(true);
+        for (int i = 0; i < opts.length; i += 2) {
+            if (!opts[i].equals("--gnd")) args.addAll(List.of(opts[i], opts[i + 1]));
+        }
+        args.addAll(List.of("--window", "7", "--stride", "7", "--top", "7", "--batch", "70", "--out", out.toString()));
+        CommandRunner.Run r = CommandRunner.run(args.toArray(new String[0]));
+        assertEquals(0, r.code(), r.err());
+        JsonNode metrics = new ObjectMapper().readTree(out.resolve("metrics.json").toFile());
+        JsonNode none = metrics.get("none");
+        assertEquals(1, none.get("forwards").asInt());
+        assertTrue(none.path("before").isMissingNode());
+        assertEquals("[0]", metrics.get("settings").get("starts").toString());
+        Shortlist s = ShortlistFile.read(out.resolve("ranks_none.pkl"));
+        // one window: the top 7 permuted, the rest of the shortlist unchanged (no protocol reordering)
+        int moved = 0;
+        for (int q = 0; q < s.numQueries(); q++) {
+            assertArrayEquals(Arrays.copyOfRange(b.shortlist.ids(q), 7, 20), Arrays.copyOfRange(s.ids(q), 7, 20));
+            int[] x = Arrays.copyOf(b.shortlist.ids(q), 7);
+            int[] y = Arrays.copyOf(s.ids(q), 7);
+            if (!Arrays.equals(x, y)) moved++;
+            Arrays.sort(x);
+            Arrays.sort(y);
+            assertArrayEquals(x, y);
+        }
+        assertTrue(moved > 0, "the model changed no ranking");
+        assertTrue(metrics.get("settings").get("alpha").asDouble() == 0.5 && metrics.get("settings").get("temp").asDouble() == 0.1);
     }
 
     @Test
