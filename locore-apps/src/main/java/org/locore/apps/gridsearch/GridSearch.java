@@ -33,7 +33,7 @@ import java.util.stream.IntStream;
 /**
  * {@code locore gridsearch}: scores every validation query's top K once (one forward pass per query, cached),
  * then evaluates every (alpha, temperature) pair of the {0, 0.1, ..., 1}² grid from the cache: GLDv2 mAP@100 on
- * the public split for a GLDv2 ground truth ({@code ok} lists), or a Revisited protocol's mAP (the shortlist
+ * the public split (or {@code --split}) for a GLDv2 ground truth ({@code ok} lists), or a Revisited protocol's mAP (the shortlist
  * reordered for that protocol first). Writes {@code gridsearch.csv}, {@code gridsearch.md}, {@code heatmap.png}
  * and {@code best.json}; prints the best pair.
  */
@@ -54,6 +54,11 @@ public final class GridSearch implements Callable<Integer> {
             description = "gldv2 (public-split mAP@100), easy, medium or hard (Revisited mAP); auto: gldv2 for a "
                     + "ground truth with 'ok' lists, else medium (default: ${DEFAULT-VALUE})")
     String metric;
+
+    @Option(names = "--split", paramLabel = "S", defaultValue = "public",
+            description = "GLDv2 queries evaluated: public (all but the last 750), private (the last 750) or all "
+                    + "(default: ${DEFAULT-VALUE})")
+    String split;
 
     @Option(names = "--steps", paramLabel = "N", defaultValue = "11",
             description = "grid values per axis, evenly spaced over [0, 1] (default: ${DEFAULT-VALUE})")
@@ -93,8 +98,19 @@ public final class GridSearch implements Callable<Integer> {
             QueryIterator it = new QueryIterator(in.queries(), in.gallery(), in.shortlist(), gnd, protocol, k,
                     in.config().descriptors());
             LogitCache cache = score(it, in.queries().size(), k, new ModelScorer(in.model(), ScoreMode.MAX_END), batch);
-            String name = protocol == null ? "gldv2-public-map@100" : protocol.key() + "-map";
-            result = evaluate(cache, gnd, protocol, name, grid);
+            String sp = split.toLowerCase(Locale.ROOT);
+            if (!List.of("public", "private", "all").contains(sp)) {
+                throw new IllegalArgumentException("unknown --split '" + split + "'; expected public, private or all");
+            }
+            String name = protocol == null ? "gldv2-" + sp + "-map@100" : protocol.key() + "-map";
+            result = evaluate(cache, gnd, protocol, sp, name, grid);
+            boolean any = false;
+            for (double[] row : result.values()) for (double v : row) any |= !Double.isNaN(v);
+            if (!any) {
+                throw new IllegalArgumentException("no query of " + inputs.groundTruthFile() + " has a positive in the "
+                        + (protocol == null ? sp + " split (" + gnd.numQueries() + " queries, the last "
+                        + Gldv2Evaluator.PRIVATE_QUERIES + " are private)" : protocol.key() + " protocol"));
+            }
         }
         Files.createDirectories(out);
         GridResult.writeText(out.resolve("gridsearch.csv"), result.csv());
@@ -142,8 +158,12 @@ public final class GridSearch implements Callable<Integer> {
         return cache;
     }
 
-    /** Evaluates every grid pair from the cache (GLDv2 public mAP@100 when {@code protocol} is null). */
-    public static GridResult evaluate(LogitCache cache, GroundTruth gnd, Protocol protocol, String name, double[] grid) {
+    /**
+     * Evaluates every grid pair from the cache: a Revisited protocol's mAP, or GLDv2 mAP@100 of a split
+     * ({@code public}, {@code private} or {@code all}) when {@code protocol} is null.
+     */
+    public static GridResult evaluate(LogitCache cache, GroundTruth gnd, Protocol protocol, String gldv2Split,
+                                      String name, double[] grid) {
         double[][] values = new double[grid.length][grid.length];
         RevisitedEvaluator rev = protocol == null ? null : new RevisitedEvaluator(gnd);
         Gldv2Evaluator gld = protocol == null ? new Gldv2Evaluator(gnd) : null;
@@ -151,7 +171,12 @@ public final class GridSearch implements Callable<Integer> {
             for (int j = 0; j < grid.length; j++) {
                 int[][] r = cache.fusedRankings(new Fusion(grid[i], grid[j]));
                 if (protocol == null) {
-                    values[i][j] = gld.evaluate(r).publicMap();
+                    var res = gld.evaluate(r);
+                    values[i][j] = switch (gldv2Split) {
+                        case "private" -> res.privateMap();
+                        case "all" -> res.map();
+                        default -> res.publicMap();
+                    };
                 } else {
                     ProtocolResult pr = rev.evaluate(r, protocol);
                     values[i][j] = pr.map();

@@ -95,6 +95,41 @@ class GridSearchTest {
     }
 
     @Test
+    void gldv2GridUsesTheChosenSplitOfTheFusedRankings() {
+        // 752 queries (2 public), 6 gallery images; the model prefers the last image of the shortlist, which is
+        // the positive of the public queries; the private queries' positive is the shortlist's first
+        int nq = 752;
+        java.util.List<org.locore.data.groundtruth.GroundTruth.Query> qs = new java.util.ArrayList<>();
+        java.util.List<String> names = new java.util.ArrayList<>();
+        LogitCache cache = new LogitCache(nq);
+        for (int q = 0; q < nq; q++) {
+            qs.add(new org.locore.data.groundtruth.GroundTruth.Query(null, new int[0], new int[0], new int[0],
+                    new int[]{q < 2 ? 5 : 0}));
+            names.add("q" + q);
+            cache.put(q, new int[]{0, 1, 2, 3, 4, 5}, new double[]{0.9, 0.8, 0.7, 0.6, 0.5, 0.4},
+                    new float[]{-5, -5, -5, -5, -5, 5});
+        }
+        org.locore.data.groundtruth.GroundTruth gnd = new org.locore.data.groundtruth.GroundTruth(
+                java.util.List.of("a", "b", "c", "d", "e", "f"), names, qs);
+        double[] grid = GridResult.unitGrid(11);
+        GridResult pub = GridSearch.evaluate(cache, gnd, null, "public", "gldv2", grid);
+        GridResult priv = GridSearch.evaluate(cache, gnd, null, "private", "gldv2", grid);
+        org.locore.data.eval.Gldv2Evaluator ev = new org.locore.data.eval.Gldv2Evaluator(gnd);
+        for (int i = 0; i < 11; i += 5) {
+            for (int j = 0; j < 11; j += 5) {
+                var res = ev.evaluate(cache.fusedRankings(new Fusion(grid[i], grid[j])));
+                assertEquals(res.publicMap(), pub.values()[i][j], 0);
+                assertEquals(res.privateMap(), priv.values()[i][j], 0);
+            }
+        }
+        assertEquals(1.0 / 6, pub.values()[10][5], 1e-12); // alpha 1: shortlist order, the positive at rank 6
+        assertEquals(1.0, pub.values()[0][10], 1e-12); // alpha 0: the model's order, the positive first
+        assertEquals(1.0, pub.values()[pub.best()[0]][pub.best()[1]], 1e-12);
+        assertEquals(1.0, priv.values()[10][5], 1e-12);
+        assertEquals(0.5, priv.values()[0][10], 1e-12); // the positive second behind the model's favourite
+    }
+
+    @Test
     void heatmapIsAPngOfTheExpectedSize() throws Exception {
         double[] grid = GridResult.unitGrid(11);
         double[][] v = new double[11][11];
