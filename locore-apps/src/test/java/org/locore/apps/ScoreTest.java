@@ -18,8 +18,21 @@ class ScoreTest {
 
     @Test
     void reproducesTheExpectedOutputs() throws Exception {
+        check(Fixtures.path("locore/locore_tiny_a.json"));
+    }
+
+    @Test
+    void acceptsAPlainLongformerConfig() throws Exception {
+        // the HF config alone (the fixture JSON's 'config' object)
+        com.fasterxml.jackson.databind.ObjectMapper m = new com.fasterxml.jackson.databind.ObjectMapper();
+        Path plain = tmp.resolve("config.json");
+        m.writeValue(plain.toFile(), m.readTree(Fixtures.path("locore/locore_tiny_a.json").toFile()).get("config"));
+        check(plain);
+    }
+
+    private void check(Path config) throws Exception {
         Path out = tmp.resolve("out.safetensors");
-        CommandRunner.Run r = CommandRunner.run("score", "--config", Fixtures.path("locore/locore_tiny_a.json").toString(),
+        CommandRunner.Run r = CommandRunner.run("score", "--config", config.toString(),
                 "--weights", Fixtures.path("locore/locore_tiny_a.weights.safetensors").toString(),
                 "--inputs", Fixtures.path("locore/locore_tiny_a.inputs.safetensors").toString(),
                 "--out", out.toString());
