@@ -1,7 +1,6 @@
 package org.locore.apps.rerank;
 
 import java.util.Arrays;
-import java.util.Locale;
 import java.util.stream.IntStream;
 
 /**
@@ -101,10 +100,5 @@ public enum WindowOrder {
     private static int sliceIndex(int i, int n) {
         if (i < 0) return Math.max(0, i + n);
         return Math.min(i, n);
-    }
-
-    /** Lower-case label parsing for picocli. */
-    static String labels() {
-        return String.join(", ", Arrays.stream(values()).map(o -> o.label.toLowerCase(Locale.ROOT)).toList());
     }
 }
