@@ -13,7 +13,9 @@ import java.io.PrintWriter;
  */
 @Command(name = "locore", mixinStandardHelpOptions = true, version = "locore 0.1.0",
         description = "LOCORE long-context image re-ranking on the JVM.",
-        subcommands = {Inspect.class, org.locore.apps.demo.DemoCommand.class, CommandLine.HelpCommand.class})
+        subcommands = {Inspect.class, Score.class, ShortlistCommand.class, Evaluate.class,
+                org.locore.apps.gridsearch.GridSearch.class, org.locore.apps.rerank.Rerank.class,
+                org.locore.apps.demo.DemoCommand.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
     @CommandLine.Spec
