@@ -13,7 +13,7 @@ import java.io.PrintWriter;
  */
 @Command(name = "locore", mixinStandardHelpOptions = true, version = "locore 0.1.0",
         description = "LOCORE long-context image re-ranking on the JVM.",
-        subcommands = {Inspect.class, CommandLine.HelpCommand.class})
+        subcommands = {Inspect.class, org.locore.apps.extract.Extract.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
     @CommandLine.Spec
