@@ -8,6 +8,15 @@ import org.locore.apps.Main;
 import org.locore.data.features.GlobalDescriptors;
 import org.locore.data.features.ImageFeatures;
 import org.locore.data.features.LocalFeatures;
+import org.locore.data.datavec.FeatureSet;
+import org.locore.model.locore.LocoreConfig;
+import org.locore.model.locore.LocoreInputs;
+import org.locore.model.locore.LocoreModel;
+import org.locore.model.locore.ScoreMode;
+import org.locore.model.longformer.LongformerConfig;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
 import org.locore.testing.Fixtures;
 import org.locore.testing.Pickles;
 import picocli.CommandLine;
@@ -206,6 +215,35 @@ class ExtractTest {
         q.put("hard", List.of(1));
         q.put("junk", List.of());
         return q;
+    }
+
+    @Test
+    void theReRankerConsumesTheExtractedFiles() throws IOException {
+        assertEquals(0, fullRun.code(), fullRun.err());
+        try (LocalFeatures lf = LocalFeatures.open(fullOut.resolve("tiny_local.hdf5"));
+             GlobalDescriptors g = GlobalDescriptors.open(fullOut.resolve("tiny_global.pt"), D)) {
+            FeatureSet set = new FeatureSet(lf, g);
+            FeatureSet.Blocks q = set.read(new int[]{0}, K);
+            FeatureSet.Blocks gal = set.read(new int[]{2, 1, 0}, K).grouped(1, 3);
+            assertEquals(K, q.mask().size(1));
+            assertEquals(0L, q.mask().sumNumber().longValue(), "the query has K real rows");
+            assertEquals(K, gal.mask().get(org.nd4j.linalg.indexing.NDArrayIndex.point(0), org.nd4j.linalg.indexing.NDArrayIndex.point(1)).sumNumber().longValue(), "the failed image is all padding");
+            LongformerConfig lc = new LongformerConfig(D, 1, 4, 128, List.of(16), 130, 1e-5, 0.0, 0.0, 1, 1);
+            LocoreConfig cfg = LocoreConfig.of(lc).withSizes(K, 3);
+            Nd4j.getRandom().setSeed(7);
+            Map<String, INDArray> params = new LinkedHashMap<>();
+            for (Map.Entry<String, long[]> e : LocoreModel.expectedShapes(lc).entrySet()) {
+                long[] shape = e.getValue().clone();
+                if (shape[0] < 0) shape[0] = 1;
+                params.put(e.getKey(), Nd4j.randn(DataType.FLOAT, shape).muli(0.02));
+            }
+            LocoreModel model = LocoreModel.create(cfg, params);
+            LocoreInputs in = new LocoreInputs(q.local(), q.scales(), q.mask(), q.global(), gal.local(), gal.scales(),
+                    gal.mask(), gal.global(), null);
+            INDArray scores = model.forward(in).scores(ScoreMode.MAX_END);
+            assertEquals(3, scores.length());
+            assertTrue(Double.isFinite(scores.sumNumber().doubleValue()), scores.toString());
+        }
     }
 
     @Test
