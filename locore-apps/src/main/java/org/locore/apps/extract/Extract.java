@@ -4,6 +4,7 @@ import org.locore.data.groundtruth.GroundTruth;
 import org.locore.data.groundtruth.ImageList;
 import org.locore.data.image.ImagePreprocessor;
 import org.locore.model.io.FormatException;
+import org.nd4j.linalg.factory.Nd4j;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
@@ -80,6 +81,11 @@ public final class Extract implements Callable<Integer> {
             description = "stop after N new parts (0: run to the end); a later run continues")
     int maxParts;
 
+    @Option(names = "--threads", paramLabel = "N", defaultValue = "0",
+            description = "CPU threads for ND4J and OpenBLAS (default: ND4J's choice, one per core); on a machine shared "
+                    + "with other jobs 1 can be much faster than several threads that wait for each other")
+    int threads;
+
     @Option(names = "--overwrite", description = "extract again when the output files exist already")
     boolean overwrite;
 
@@ -102,6 +108,14 @@ public final class Extract implements Callable<Integer> {
         }
         if (!Files.isDirectory(images)) {
             throw new IllegalArgumentException("--images " + images + " is not a folder");
+        }
+        if (threads < 0) {
+            throw new IllegalArgumentException("--threads must be 0 or more, got " + threads);
+        }
+        if (threads > 0) {
+            Nd4j.getEnvironment().setMaxThreads(threads);
+            Nd4j.getEnvironment().setMaxMasterThreads(threads);
+            Nd4j.factory().blas().setMaxThreads(threads);
         }
         ImageList imageList = ImageList.read(list);
         List<ExtractionJob.Item> items = items(imageList);

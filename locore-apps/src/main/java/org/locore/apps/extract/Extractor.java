@@ -104,7 +104,13 @@ public final class Extractor {
      * @throws IOException when the image cannot be read or decoded, or the box selects no pixels
      */
     public Result extract(Path image, double[] bbx) throws IOException {
-        ImagePreprocessor.Prepared p = preprocessor.prepare(image, bbx);
+        ImagePreprocessor.Prepared p;
+        try {
+            p = preprocessor.prepare(image, bbx);
+        } catch (RuntimeException e) {
+            // OpenCV reports some broken files by throwing: that is a problem of this image, not of the run
+            throw new FormatException(image, "cannot be decoded: " + e.getMessage(), e);
+        }
         Dinov2Vit.Output v = vit.forward(p.tensor());
         DetectorOutput d = detector.detect(v.patchTokens());
         float[] rows = localRows(d, v.gridH(), v.gridW(), vit.config().patchSize(), topK);

@@ -23,9 +23,7 @@ import java.util.concurrent.ConcurrentHashMap;
  * unfold + matrix product), {@code [CLS + pos[0], registers, patches + pos]} tokens with the position table resized
  * to the patch grid by {@link PositionTable}, pre-norm blocks with layer scale and exact (erf) GELU, and a final
  * LayerNorm. The graph takes the unfolded patches and the resized position table as placeholders, so one graph
- * serves every image size. {@link #forward} runs the graph's operations eagerly on its constants
- * ({@code VitExecutor}: one 2-D GEMM per product into reused buffers, in-place element-wise steps), which is
- * faster on the CPU than the graph executor and gives the same values.
+ * serves every image size.
  *
  * <p>Tensor names are those of the official checkpoints ({@code cls_token}, {@code pos_embed},
  * {@code register_tokens}, {@code patch_embed.proj.*}, {@code blocks.N.{norm1,attn.qkv,attn.proj,ls1.gamma,norm2,
@@ -42,7 +40,6 @@ public final class Dinov2Vit {
     /** Patch part of the learned position table, {@code [grid*grid*width]} channels last, in double. */
     private final double[] posGrid;
     private final Map<Long, INDArray> posCache = new ConcurrentHashMap<>();
-    private final VitExecutor executor;
 
     /** The outputs for one image. */
     public record Output(INDArray cls, INDArray patchTokens, int gridH, int gridW) {
@@ -60,7 +57,6 @@ public final class Dinov2Vit {
         this.config = config;
         this.sd = sd;
         this.posGrid = posGrid;
-        this.executor = new VitExecutor(config, sd);
     }
 
     /**
@@ -189,23 +185,9 @@ public final class Dinov2Vit {
         INDArray patches = unfold(im.castTo(DataType.FLOAT), gh, gw, p);
         INDArray pos = positionTable(gh, gw);
         long t0 = System.nanoTime();
-        INDArray tokens = executor.run(patches, pos);
+        Map<String, INDArray> out = sd.output(Map.of(IN_PATCHES, patches, IN_POS, pos), OUT_TOKENS);
+        INDArray tokens = out.get(OUT_TOKENS);
         LOG.debug("ViT forward {}x{} patches in {} ms", gh, gw, (System.nanoTime() - t0) / 1_000_000);
-        return output(tokens, gh, gw);
-    }
-
-    /** {@link #forward} through the SameDiff graph executor (same result; for tests of the eager executor). */
-    Output forwardGraph(INDArray image) {
-        INDArray im = image.rank() == 3 ? image.reshape(1, image.size(0), image.size(1), image.size(2)) : image;
-        int p = config.patchSize();
-        int gh = (int) (im.size(2) / p);
-        int gw = (int) (im.size(3) / p);
-        INDArray patches = unfold(im.castTo(DataType.FLOAT), gh, gw, p);
-        Map<String, INDArray> out = sd.output(Map.of(IN_PATCHES, patches, IN_POS, positionTable(gh, gw)), OUT_TOKENS);
-        return output(out.get(OUT_TOKENS), gh, gw);
-    }
-
-    private Output output(INDArray tokens, int gh, int gw) {
         int c = config.width();
         int first = 1 + config.registers();
         INDArray cls = tokens.get(NDArrayIndex.interval(0, 1), NDArrayIndex.all()).dup('c').reshape(1, c);

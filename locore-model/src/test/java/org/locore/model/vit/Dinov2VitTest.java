@@ -15,7 +15,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /**
- * Parity of the DINOv2 ViT with the reference forward (fixture {@code dinov2_tiny}): CLS and patch tokens
+ * Parity of the SameDiff DINOv2 ViT with the reference forward (fixture {@code dinov2_tiny}): CLS and patch tokens
  * for two enlarged-grid cases and two shrunk-grid (antialiased position table) query cases, within 1e-4.
  */
 class Dinov2VitTest {
@@ -66,19 +66,5 @@ class Dinov2VitTest {
         assertEquals(expPatch.size(1), (long) out.gridH() * out.gridW(), "patch count");
         Fixtures.assertClose(VitFixtures.expected("vit/" + c + "/cls").toINDArray(), out.cls(), 1e-4, c + " cls");
         Fixtures.assertClose(expPatch, out.patchTokens(), 1e-4, c + " patch tokens");
-    }
-
-    /** The eager executor that {@code forward} uses and the SameDiff graph compute the same tokens. */
-    @Test
-    void eagerExecutorMatchesTheGraph() throws IOException {
-        INDArray input = VitFixtures.input("tall_png_query");
-        Dinov2Vit.Output eager = vit.forward(input);
-        Dinov2Vit.Output graph = vit.forwardGraph(input);
-        Fixtures.assertClose(graph.cls(), eager.cls(), 1e-5, "cls");
-        Fixtures.assertClose(graph.patchTokens(), eager.patchTokens(), 1e-5, "patch tokens");
-        Dinov2Vit random = Dinov2Vit.random(new VitConfig(128, 2, 2, 4, 14, 37, 512, true, 1e-6), 3);
-        INDArray im = org.nd4j.linalg.factory.Nd4j.rand(org.nd4j.linalg.api.buffer.DataType.FLOAT, 1, 3, 98, 126);
-        Fixtures.assertClose(random.forwardGraph(im).patchTokens(), random.forward(im).patchTokens(), 1e-4,
-                "random weights, 128 wide, 2 heads of 64");
     }
 }

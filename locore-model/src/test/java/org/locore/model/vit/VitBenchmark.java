@@ -27,9 +27,16 @@ public final class VitBenchmark {
     private VitBenchmark() {
     }
 
-    /** @param args optional number of timed runs (default 3), after one warm-up run */
+    /**
+     * @param args optional number of timed runs per setting (default 3), after one warm-up run; optionally a
+     *             comma-separated list of thread counts (default: ND4J's own, one per core) to compare in the same
+     *             JVM, taking turns run by run so that every setting sees the same machine load
+     */
     public static void main(String[] args) throws Exception {
         int runs = args.length > 0 ? Integer.parseInt(args[0]) : 3;
+        int[] threads = args.length > 1 ? java.util.Arrays.stream(args[1].split(",")).mapToInt(Integer::parseInt).toArray()
+                : new int[]{Nd4j.getEnvironment().maxThreads()};
+        setThreads(threads[0]);
         double gemm = gemmRate();
         long t0 = System.nanoTime();
         Dinov2Vit vit = Dinov2Vit.random(VitConfig.vitB14Reg4(), 1);
@@ -37,24 +44,42 @@ public final class VitBenchmark {
         double buildS = (System.nanoTime() - t0) / 1e9;
         INDArray image = Nd4j.randn(DataType.FLOAT, 1, 3, 574, 770);
         double first = once(vit, det, image)[0];
-        double best = Double.MAX_VALUE;
-        double total = 0;
-        double cpu = 0;
+        int n = threads.length;
+        double[] best = new double[n];
+        java.util.Arrays.fill(best, Double.MAX_VALUE);
+        double[] total = new double[n];
+        double[] cpu = new double[n];
         for (int i = 0; i < runs; i++) {
-            double[] s = once(vit, det, image);
-            best = Math.min(best, s[0]);
-            total += s[0];
-            cpu += s[1];
+            for (int g = 0; g < n; g++) {
+                setThreads(threads[g]);
+                double[] s = once(vit, det, image);
+                best[g] = Math.min(best[g], s[0]);
+                total[g] += s[0];
+                cpu[g] += s[1];
+            }
         }
+        setThreads(threads[0]);
+        double gemmAfter = gemmRate();
         double gflop = forwardGflop(VitConfig.vitB14Reg4(), TOKENS);
-        System.out.printf("GEMM [%d,768]x[768,3072] via Nd4j.gemm: best %.1f GFLOP/s%n", TOKENS, gemm);
-        System.out.printf("ViT-B/14-reg4 + AMES detector, 770x574 (2255 patches), ND4J CPU, %d threads: "
-                        + "build %.1f s, first %.2f s, mean %.2f s/image over %d runs (best %.2f s), "
-                        + "CPU %.1f s/image, peak RSS %s, heap max %d MiB%n",
-                Runtime.getRuntime().availableProcessors(), buildS, first, total / runs, runs, best, cpu / runs,
-                peakRss(), Runtime.getRuntime().maxMemory() >> 20);
-        System.out.printf("forward %.0f GFLOP (matrix products): %.1f GFLOP/s at the best run; the GEMM rate would take "
-                + "%.2f s%n", gflop, gflop / best, gflop / gemm);
+        System.out.printf("GEMM [%d,768]x[768,3072] via Nd4j.gemm, %d threads: best %.1f GFLOP/s before, %.1f after "
+                + "the forwards%n", TOKENS, threads[0], gemm, gemmAfter);
+        gemm = Math.max(gemm, gemmAfter);
+        System.out.printf("ViT-B/14-reg4 + AMES detector, 770x574 (2255 patches), ND4J CPU (%d cores): build %.1f s, "
+                + "first (warm-up, %d threads) %.2f s%n", Runtime.getRuntime().availableProcessors(), buildS, threads[0], first);
+        for (int g = 0; g < n; g++) {
+            System.out.printf("  %d threads: mean %.2f s/image over %d runs (best %.2f s), CPU %.1f s/image; %.1f GFLOP/s at "
+                            + "the best run = %.0f%% of the GEMM rate (%.0f GFLOP of matrix products, %.2f s at that rate)%n",
+                    threads[g], total[g] / runs, runs, best[g], cpu[g] / runs, gflop / best[g], 100 * gflop / best[g] / gemm,
+                    gflop, gflop / gemm);
+        }
+        System.out.printf("peak RSS %s, heap max %d MiB%n", peakRss(), Runtime.getRuntime().maxMemory() >> 20);
+    }
+
+    /** Threads for libnd4j's own loops and for OpenBLAS. */
+    static void setThreads(int n) {
+        Nd4j.getEnvironment().setMaxThreads(n);
+        Nd4j.getEnvironment().setMaxMasterThreads(n);
+        Nd4j.factory().blas().setMaxThreads(n);
     }
 
     /** Matrix-product FLOPs of one forward (patch embedding, qkv, attention, projection, MLP, detector). */
