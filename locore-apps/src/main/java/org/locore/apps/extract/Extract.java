@@ -25,10 +25,10 @@ import java.util.concurrent.Callable;
  * resumable after a crash (see {@link ExtractionJob}).
  */
 @Command(name = "extract", mixinStandardHelpOptions = true,
-        description = {"Extracts DINOv2 + AMES local features (top-K patches by detector weight) and the two global",
-                "descriptors of every image of a list. Progress is logged (images/s, ETA); an interrupted run",
-                "continues where it stopped when started again with the same options. Images that cannot be read",
-                "are reported by name, listed in <name><split>_failed.txt and stored as padding."})
+        description = "Extracts DINOv2 + AMES local features (top-K patches by detector weight) and the two global "
+                + "descriptors of every image of a list. Progress is logged (images/s, ETA); an interrupted run "
+                + "continues where it stopped when started again with the same options. Images that cannot be read "
+                + "are reported by name, listed in <name><split>_failed.txt and stored as padding.")
 public final class Extract implements Callable<Integer> {
 
     @Option(names = "--images", paramLabel = "DIR", defaultValue = ".",
