@@ -15,7 +15,8 @@ import java.io.PrintWriter;
         description = "LOCORE long-context image re-ranking on the JVM.",
         subcommands = {Inspect.class, Score.class, ShortlistCommand.class, Evaluate.class,
                 org.locore.apps.gridsearch.GridSearch.class, org.locore.apps.rerank.Rerank.class,
-                org.locore.apps.demo.DemoCommand.class, CommandLine.HelpCommand.class})
+                org.locore.apps.demo.DemoCommand.class, org.locore.apps.extract.Extract.class,
+                CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
     @CommandLine.Spec

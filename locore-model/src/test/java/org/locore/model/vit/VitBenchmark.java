@@ -4,51 +4,119 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
+import java.lang.management.ManagementFactory;
 import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
  * Seconds per image of DINOv2 ViT-B/14-reg (random weights: width 768, depth 12, 12 heads, 4 registers) plus the
  * AMES detector on a 770x574 input (55x41 patches), on the ND4J CPU backend, and the process's peak resident
- * memory. Prints one line for BENCHMARKS-vit.md.
+ * memory. In the same run it measures the machine's GEMM rate (OpenBLAS sgemm through ND4J on the MLP shape
+ * {@code [2260, 768] x [768, 3072]}), so that the forward's rate can be compared with it, and the process CPU
+ * time per image (less sensitive than wall time to other jobs on a shared machine). Prints lines for
+ * BENCHMARKS-vit.md.
  *
  * <p>Run: {@code mvn -B -o -q -pl locore-model test-compile dependency:build-classpath -Dmdep.outputFile=target/cp.txt
  * && java -cp locore-model/target/test-classes:locore-model/target/classes:$(cat locore-model/target/cp.txt)
  * org.locore.model.vit.VitBenchmark [runs]}
  */
 public final class VitBenchmark {
+    /** Tokens of a 770x574 image: 55x41 patches, CLS and 4 registers. */
+    static final int TOKENS = 2255 + 5;
+
     private VitBenchmark() {
     }
 
-    /** @param args optional number of timed runs (default 3), after one warm-up run */
+    /**
+     * @param args optional number of timed runs per setting (default 3), after one warm-up run; optionally a
+     *             comma-separated list of thread counts (default: ND4J's own, one per core) to compare in the same
+     *             JVM, taking turns run by run so that every setting sees the same machine load
+     */
     public static void main(String[] args) throws Exception {
         int runs = args.length > 0 ? Integer.parseInt(args[0]) : 3;
+        int[] threads = args.length > 1 ? java.util.Arrays.stream(args[1].split(",")).mapToInt(Integer::parseInt).toArray()
+                : new int[]{Nd4j.getEnvironment().maxThreads()};
+        setThreads(threads[0]);
+        double gemm = gemmRate();
         long t0 = System.nanoTime();
         Dinov2Vit vit = Dinov2Vit.random(VitConfig.vitB14Reg4(), 1);
         AmesDetector det = AmesDetector.random(768, 2);
         double buildS = (System.nanoTime() - t0) / 1e9;
         INDArray image = Nd4j.randn(DataType.FLOAT, 1, 3, 574, 770);
-        double first = once(vit, det, image);
-        double best = Double.MAX_VALUE;
-        double total = 0;
+        double first = once(vit, det, image)[0];
+        int n = threads.length;
+        double[] best = new double[n];
+        java.util.Arrays.fill(best, Double.MAX_VALUE);
+        double[] total = new double[n];
+        double[] cpu = new double[n];
         for (int i = 0; i < runs; i++) {
-            double s = once(vit, det, image);
-            best = Math.min(best, s);
-            total += s;
+            for (int g = 0; g < n; g++) {
+                setThreads(threads[g]);
+                double[] s = once(vit, det, image);
+                best[g] = Math.min(best[g], s[0]);
+                total[g] += s[0];
+                cpu[g] += s[1];
+            }
         }
-        System.out.printf("ViT-B/14-reg4 + AMES detector, 770x574 (2255 patches), ND4J CPU, %d threads: "
-                        + "build %.1f s, first %.2f s, mean %.2f s/image over %d runs (best %.2f s), peak RSS %s, heap max %d MiB%n",
-                Runtime.getRuntime().availableProcessors(), buildS, first, total / runs, runs, best, peakRss(),
-                Runtime.getRuntime().maxMemory() >> 20);
+        setThreads(threads[0]);
+        double gemmAfter = gemmRate();
+        double gflop = forwardGflop(VitConfig.vitB14Reg4(), TOKENS);
+        System.out.printf("GEMM [%d,768]x[768,3072] via Nd4j.gemm, %d threads: best %.1f GFLOP/s before, %.1f after "
+                + "the forwards%n", TOKENS, threads[0], gemm, gemmAfter);
+        gemm = Math.max(gemm, gemmAfter);
+        System.out.printf("ViT-B/14-reg4 + AMES detector, 770x574 (2255 patches), ND4J CPU (%d cores): build %.1f s, "
+                + "first (warm-up, %d threads) %.2f s%n", Runtime.getRuntime().availableProcessors(), buildS, threads[0], first);
+        for (int g = 0; g < n; g++) {
+            System.out.printf("  %d threads: mean %.2f s/image over %d runs (best %.2f s), CPU %.1f s/image; %.1f GFLOP/s at "
+                            + "the best run = %.0f%% of the GEMM rate (%.0f GFLOP of matrix products, %.2f s at that rate)%n",
+                    threads[g], total[g] / runs, runs, best[g], cpu[g] / runs, gflop / best[g], 100 * gflop / best[g] / gemm,
+                    gflop, gflop / gemm);
+        }
+        System.out.printf("peak RSS %s, heap max %d MiB%n", peakRss(), Runtime.getRuntime().maxMemory() >> 20);
     }
 
-    private static double once(Dinov2Vit vit, AmesDetector det, INDArray image) {
+    /** Threads for libnd4j's own loops and for OpenBLAS. */
+    static void setThreads(int n) {
+        Nd4j.getEnvironment().setMaxThreads(n);
+        Nd4j.getEnvironment().setMaxMasterThreads(n);
+        Nd4j.factory().blas().setMaxThreads(n);
+    }
+
+    /** Matrix-product FLOPs of one forward (patch embedding, qkv, attention, projection, MLP, detector). */
+    static double forwardGflop(VitConfig c, int t) {
+        double w = c.width();
+        double perBlock = 2.0 * t * w * 3 * w + 2.0 * 2 * t * (double) t * w + 2.0 * t * w * w
+                + 2.0 * 2 * t * w * c.mlpHidden();
+        double patch = 2.0 * (t - 5) * w * 3 * c.patchSize() * c.patchSize();
+        double detector = 2.0 * (t - 5) * w * w;
+        return (perBlock * c.depth() + patch + detector) / 1e9;
+    }
+
+    static double gemmRate() {
+        INDArray a = Nd4j.randn(DataType.FLOAT, TOKENS, 768);
+        INDArray b = Nd4j.randn(DataType.FLOAT, 768, 3072);
+        INDArray c = Nd4j.create(DataType.FLOAT, TOKENS, 3072);
+        double best = Double.MAX_VALUE;
+        for (int i = 0; i < 6; i++) {
+            long t = System.nanoTime();
+            Nd4j.gemm(a, b, c, false, false, 1.0, 0.0);
+            best = Math.min(best, (System.nanoTime() - t) / 1e9);
+        }
+        return 2.0 * TOKENS * 768 * 3072 / best / 1e9;
+    }
+
+    private static double[] once(Dinov2Vit vit, AmesDetector det, INDArray image) {
+        long cpu0 = cpuNanos();
         long t = System.nanoTime();
         Dinov2Vit.Output o = vit.forward(image);
         DetectorOutput d = det.detect(o.patchTokens());
         d.topK(100);
         d.globalDescriptor();
-        return (System.nanoTime() - t) / 1e9;
+        return new double[]{(System.nanoTime() - t) / 1e9, (cpuNanos() - cpu0) / 1e9};
+    }
+
+    private static long cpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean()).getProcessCpuTime();
     }
 
     private static String peakRss() throws Exception {
