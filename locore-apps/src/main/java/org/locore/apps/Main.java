@@ -13,7 +13,7 @@ import java.io.PrintWriter;
  */
 @Command(name = "locore", mixinStandardHelpOptions = true, version = "locore 0.1.0",
         description = "LOCORE long-context image re-ranking on the JVM.",
-        subcommands = {Inspect.class, CommandLine.HelpCommand.class})
+        subcommands = {Inspect.class, org.locore.apps.train.Train.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
     @CommandLine.Spec
@@ -27,6 +27,8 @@ public final class Main implements Runnable {
     /** Builds the command line with the project's error handling (bad input: a one-line message, exit 2). */
     public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new Main());
+        // options from a file (@train.args) may be overridden by later ones on the command line
+        cl.setOverwrittenOptionsAllowed(true);
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             PrintWriter err = cmd.getErr();
             Throwable t = ex;

@@ -285,6 +285,17 @@ public final class LocoreModel {
         return new Gradients(loss, grads, scores);
     }
 
+    /**
+     * The SameDiff graph that {@link #gradients(LocoreInputs, Random)} runs for batches of this geometry (built on
+     * first use and cached; its variables are the live parameter arrays), e.g. for SameDiff listeners and the
+     * DL4J UI's graph view. Do not change it.
+     */
+    public SameDiff trainingGraph(int batch, int descriptors, int gallerySize, boolean dropout) {
+        SequenceLayout layout = new SequenceLayout(descriptors, gallerySize, config.longformer().maxAttentionWindow(),
+                config.queryGlobalAttention());
+        return graph(batch, layout, true, dropout).sd();
+    }
+
     private SequenceLayout layoutFor(LocoreInputs in) {
         return new SequenceLayout(in.descriptors(), in.gallerySize(), config.longformer().maxAttentionWindow(),
                 config.queryGlobalAttention());
