@@ -222,10 +222,20 @@ public final class LocoreModel {
     public record Gradients(double loss, Map<String, INDArray> gradients) {
     }
 
-    /** Runs the model on a batch (inference: no dropout). */
+    /** Runs the model on a batch (inference: no dropout), on the fast {@link ForwardPath#EAGER} path. */
     public Output forward(LocoreInputs in) {
+        return forward(in, ForwardPath.EAGER);
+    }
+
+    /** Runs the model on a batch (inference: no dropout) on the given path; all paths give the same values. */
+    public Output forward(LocoreInputs in, ForwardPath path) {
         SequenceLayout layout = layoutFor(in);
         SequenceLayout.Encoded enc = layout.encode(in, numScales);
+        if (path != ForwardPath.GRAPH) {
+            return EagerForward.run(config, parameters, numScales, layout, enc, path == ForwardPath.EAGER_DENSE
+                    ? org.locore.model.longformer.LongformerExecutor.Attention.DENSE
+                    : org.locore.model.longformer.LongformerExecutor.Attention.BANDED);
+        }
         Graph g = graph(in.batch(), layout, false, false);
         Map<String, INDArray> feed = feed(g, layout, enc, null);
         Map<String, INDArray> out = g.sd().output(feed, "inputs_embeds", "last_hidden_state", "logits");

@@ -1,0 +1,371 @@
+package org.locore.model.longformer;
+
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.ops.impl.transforms.custom.SoftMax;
+import org.nd4j.linalg.api.ops.impl.transforms.floating.RSqrt;
+import org.nd4j.linalg.api.ops.impl.transforms.strict.Erf;
+import org.nd4j.linalg.factory.Nd4j;
+
+import java.util.HashMap;
+import java.util.Map;
+import java.util.function.Function;
+
+import static org.nd4j.linalg.indexing.NDArrayIndex.all;
+import static org.nd4j.linalg.indexing.NDArrayIndex.interval;
+import static org.nd4j.linalg.indexing.NDArrayIndex.point;
+
+/**
+ * Runs {@link LongformerEncoder}'s computation eagerly on ND4J arrays for inference (no dropout, no gradients):
+ * the same operations as the SameDiff graph on the same parameter arrays (read by name on every run, so in-place
+ * updates are seen), with fewer and larger steps. Per layer: one fused 2-D GEMM {@code [B*n, E] x [E, 5E]} for the
+ * query, key, value, global-key and global-value projections; the global query projection only for the global
+ * rows; banded attention per head and block of {@code w} queries as two small GEMMs into one reused
+ * {@code [w, G + 3w]} score buffer (keys and values of a block's window are contiguous rows of a padded per-head
+ * copy, so nothing is gathered), bias and softmax in place; global rows against all keys; output projection and FFN
+ * as 2-D GEMMs into reused buffers; LayerNorm and the exact GELU in place.
+ *
+ * <p>{@link Attention#DENSE} replaces the banded attention by full {@code n x n} attention with the same masks
+ * (band, global keys, padding), for comparison in benchmarks only: it needs O(n^2) memory.
+ *
+ * <p>Not thread-safe.
+ */
+public final class LongformerExecutor {
+    /** How local rows attend. */
+    public enum Attention {
+        /** Blocks of w queries against their 3w-key window plus the global keys (O(n w) memory). */
+        BANDED,
+        /** Full n x n scores with the band and global keys as an additive mask (benchmark comparison only). */
+        DENSE
+    }
+
+    private final LongformerConfig c;
+    private final int layers;
+    private final String prefix;
+    private final Function<String, INDArray> param;
+    private final Attention attention;
+
+    /**
+     * @param c         configuration
+     * @param layers    layers to run (the first ones)
+     * @param prefix    parameter-name prefix (as for {@link LongformerEncoder#build})
+     * @param param     the parameter array by full name (PyTorch layout, float32)
+     * @param attention banded (the model) or dense (comparison)
+     */
+    public LongformerExecutor(LongformerConfig c, int layers, String prefix, Function<String, INDArray> param,
+                              Attention attention) {
+        this.c = c;
+        this.layers = layers;
+        this.prefix = prefix;
+        this.param = param;
+        this.attention = attention;
+    }
+
+    private INDArray p(String name) {
+        INDArray a = param.apply(prefix + name);
+        if (a == null) {
+            throw new IllegalArgumentException("no parameter " + prefix + name);
+        }
+        return a;
+    }
+
+    /** Per-batch-row mask data for one window size. */
+    private static final class RowMasks {
+        final BandedAttention.Masks masks;
+        final int[][] globalIdx;
+        final INDArray[] localRows;
+        final INDArray[] keyBias;
+        final Map<Integer, INDArray> dense = new HashMap<>();
+
+        RowMasks(BandedAttention.Masks masks, int[][] attention, int[][] global) {
+            this.masks = masks;
+            int b = attention.length;
+            int n = attention[0].length;
+            globalIdx = new int[b][];
+            localRows = new INDArray[b];
+            keyBias = new INDArray[b];
+            for (int r = 0; r < b; r++) {
+                int count = 0;
+                for (int j = 0; j < n; j++) {
+                    if (attention[r][j] != 0 && global[r][j] != 0) count++;
+                }
+                globalIdx[r] = new int[count];
+                count = 0;
+                for (int j = 0; j < n; j++) {
+                    if (attention[r][j] != 0 && global[r][j] != 0) globalIdx[r][count++] = j;
+                }
+                localRows[r] = masks.localRowsArray().get(point(r), all(), all()).reshape(n, 1);
+                keyBias[r] = masks.globalKeyBiasArray().get(point(r), point(0), point(0), all()).reshape(1, n);
+            }
+        }
+    }
+
+    /**
+     * Runs the encoder.
+     *
+     * @param inputsEmbeds  {@code [B, n, E]}
+     * @param attentionMask {@code [B][n]}, 1 = attend
+     * @param globalMask    {@code [B][n]}, 1 = global
+     * @param globalSlots   global slots G of the masks (as for {@link BandedAttention.Masks#of}), or -1
+     * @return the last hidden state {@code [B, n, E]}
+     */
+    public INDArray run(INDArray inputsEmbeds, int[][] attentionMask, int[][] globalMask, int globalSlots) {
+        int b = (int) inputsEmbeds.size(0);
+        int n = (int) inputsEmbeds.size(1);
+        int e = c.hiddenSize();
+        int bn = b * n;
+        if (c.firstPosition() + n > c.maxPositions()) {
+            throw new IllegalArgumentException("sequence of " + n + " tokens needs positions up to "
+                    + (c.firstPosition() + n - 1) + " but the table has " + c.maxPositions() + " rows");
+        }
+        double eps = c.layerNormEps();
+        INDArray x = inputsEmbeds.castTo(DataType.FLOAT).dup('c').reshape(b, (long) n * e);
+        INDArray pos = p("embeddings.position_embeddings.weight")
+                .get(interval(c.firstPosition(), c.firstPosition() + n), all()).dup('c').reshape(1, (long) n * e);
+        x.addiRowVector(pos);
+        x = x.reshape(bn, e);
+        x.addiRowVector(p("embeddings.token_type_embeddings.weight").getRow(0).dup());
+        layerNorm(x, p("embeddings.LayerNorm.weight"), p("embeddings.LayerNorm.bias"), eps, x);
+
+        Map<Integer, RowMasks> masksByWindow = new HashMap<>();
+        INDArray proj = Nd4j.create(DataType.FLOAT, bn, 5L * e);
+        INDArray attn = Nd4j.create(DataType.FLOAT, bn, e);
+        INDArray a = Nd4j.create(DataType.FLOAT, bn, e);
+        INDArray mlp = Nd4j.create(DataType.FLOAT, bn, c.intermediateSize());
+        INDArray erfBuf = Nd4j.create(DataType.FLOAT, bn, c.intermediateSize());
+        for (int l = 0; l < layers; l++) {
+            int w = c.oneSidedWindow(l);
+            RowMasks rm = masksByWindow.computeIfAbsent(w, ww -> new RowMasks(
+                    BandedAttention.Masks.of(attentionMask, globalMask, ww, globalSlots, DataType.FLOAT),
+                    attentionMask, globalMask));
+            String s = "encoder.layer." + l + ".attention.self.";
+            INDArray w5 = Nd4j.concat(0, p(s + "query.weight"), p(s + "key.weight"), p(s + "value.weight"),
+                    p(s + "key_global.weight"), p(s + "value_global.weight"));
+            INDArray b5 = Nd4j.concat(0, p(s + "query.bias"), p(s + "key.bias"), p(s + "value.bias"),
+                    p(s + "key_global.bias"), p(s + "value_global.bias")).reshape(1, 5L * e);
+            Nd4j.gemm(x, w5, proj, false, true, 1.0, 0.0);
+            proj.addiRowVector(b5);
+            LayerBuffers buf = new LayerBuffers(c, n, w, rm.masks.globals());
+            for (int r = 0; r < b; r++) {
+                attend(proj, x, r, rm, buf, p(s + "query_global.weight"), p(s + "query_global.bias"), attn);
+            }
+            String o = "encoder.layer." + l + ".";
+            Nd4j.gemm(attn, p(o + "attention.output.dense.weight"), a, false, true, 1.0, 0.0);
+            a.addiRowVector(p(o + "attention.output.dense.bias"));
+            a.addi(x);
+            layerNorm(a, p(o + "attention.output.LayerNorm.weight"), p(o + "attention.output.LayerNorm.bias"), eps, x);
+            Nd4j.gemm(x, p(o + "intermediate.dense.weight"), mlp, false, true, 1.0, 0.0);
+            mlp.addiRowVector(p(o + "intermediate.dense.bias"));
+            geluErfInPlace(mlp, erfBuf);
+            Nd4j.gemm(mlp, p(o + "output.dense.weight"), a, false, true, 1.0, 0.0);
+            a.addiRowVector(p(o + "output.dense.bias"));
+            a.addi(x);
+            layerNorm(a, p(o + "output.LayerNorm.weight"), p(o + "output.LayerNorm.bias"), eps, x);
+        }
+        return x.reshape(b, n, e);
+    }
+
+    /** Per-head working arrays of one layer's attention. */
+    private static final class LayerBuffers {
+        final int w;
+        final int nb;
+        final int np;
+        final int g;
+        /** scaled queries {@code [H, np, d]}, zero rows past n. */
+        final INDArray q;
+        /** keys and values {@code [H, w + np + w, d]}, zero padding on both sides. */
+        final INDArray kPad;
+        final INDArray vPad;
+        /** global keys and values over all tokens {@code [H, n, d]}. */
+        final INDArray kAll;
+        final INDArray vAll;
+        /** ordinary keys and values at the global tokens {@code [H, G, d]}, zero for unused slots. */
+        final INDArray kg;
+        final INDArray vg;
+        /** attention output {@code [H, np, d]}. */
+        final INDArray out;
+
+        LayerBuffers(LongformerConfig c, int n, int w, int g) {
+            int h = c.numHeads();
+            int d = c.headDim();
+            this.w = w;
+            this.nb = (n + w - 1) / w;
+            this.np = nb * w;
+            this.g = g;
+            q = Nd4j.zeros(DataType.FLOAT, h, np, d);
+            kPad = Nd4j.zeros(DataType.FLOAT, h, np + 2L * w, d);
+            vPad = Nd4j.zeros(DataType.FLOAT, h, np + 2L * w, d);
+            kAll = Nd4j.create(DataType.FLOAT, h, n, d);
+            vAll = Nd4j.create(DataType.FLOAT, h, n, d);
+            kg = Nd4j.zeros(DataType.FLOAT, h, Math.max(g, 1), d);
+            vg = Nd4j.zeros(DataType.FLOAT, h, Math.max(g, 1), d);
+            out = Nd4j.create(DataType.FLOAT, h, np, d);
+        }
+    }
+
+    /** Attention of batch row r: writes rows {@code [r n, (r + 1) n)} of {@code attn} (before the output projection). */
+    private void attend(INDArray proj, INDArray x, int r, RowMasks rm, LayerBuffers buf, INDArray qgW, INDArray qgB,
+                        INDArray attn) {
+        int e = c.hiddenSize();
+        int h = c.numHeads();
+        int d = c.headDim();
+        int n = rm.masks.length();
+        int w = buf.w;
+        int g = buf.g;
+        double scale = 1.0 / Math.sqrt(d);
+        int[] globalIdx = rm.globalIdx[r];
+        int gr = globalIdx.length;
+        long r0 = (long) r * n;
+
+        // [n, 5E] -> [5, H, n, d]
+        INDArray split = proj.get(interval(r0, r0 + n), all()).reshape('c', n, 5, h, d).permute(1, 2, 0, 3);
+        buf.q.get(all(), interval(0, n), all()).assign(split.get(point(0), all(), all(), all())).muli(scale);
+        buf.kPad.get(all(), interval(w, w + n), all()).assign(split.get(point(1), all(), all(), all()));
+        buf.vPad.get(all(), interval(w, w + n), all()).assign(split.get(point(2), all(), all(), all()));
+        buf.kAll.assign(split.get(point(3), all(), all(), all()));
+        buf.vAll.assign(split.get(point(4), all(), all(), all()));
+        buf.kg.assign(0);
+        buf.vg.assign(0);
+        for (int s = 0; s < gr; s++) {
+            buf.kg.get(all(), point(s), all()).assign(buf.kPad.get(all(), point(w + globalIdx[s]), all()));
+            buf.vg.get(all(), point(s), all()).assign(buf.vPad.get(all(), point(w + globalIdx[s]), all()));
+        }
+
+        if (attention == Attention.BANDED) {
+            banded(r, rm, buf);
+        } else {
+            dense(r, rm, buf, n);
+        }
+        INDArray rows = attn.get(interval(r0, r0 + n), all());
+        rows.assign(buf.out.get(all(), interval(0, n), all()).permute(1, 0, 2).dup('c').reshape(n, e));
+        rows.muliColumnVector(rm.localRows[r]);
+
+        if (gr > 0) {
+            INDArray hg = Nd4j.create(DataType.FLOAT, gr, e);
+            for (int s = 0; s < gr; s++) {
+                hg.getRow(s).assign(x.getRow(r0 + globalIdx[s]));
+            }
+            INDArray qg = Nd4j.create(DataType.FLOAT, gr, e);
+            Nd4j.gemm(hg, qgW, qg, false, true, 1.0, 0.0);
+            qg.addiRowVector(qgB).muli(scale);
+            INDArray qgh = qg.reshape(gr, h, d).permute(1, 0, 2).dup('c');
+            INDArray gs = Nd4j.create(DataType.FLOAT, gr, n);
+            INDArray gout = Nd4j.create(DataType.FLOAT, h, gr, d);
+            for (int hh = 0; hh < h; hh++) {
+                Nd4j.gemm(qgh.slice(hh), buf.kAll.slice(hh), gs, false, true, 1.0, 0.0);
+                gs.addiRowVector(rm.keyBias[r]);
+                Nd4j.exec(new SoftMax(gs, gs, 1));
+                Nd4j.gemm(gs, buf.vAll.slice(hh), gout.slice(hh), false, false, 1.0, 0.0);
+            }
+            INDArray flat = gout.permute(1, 0, 2).dup('c').reshape(gr, e);
+            for (int s = 0; s < gr; s++) {
+                rows.getRow(globalIdx[s]).addi(flat.getRow(s));
+            }
+        }
+    }
+
+    /** Banded attention of batch row r into {@code buf.out}. */
+    private void banded(int r, RowMasks rm, LayerBuffers buf) {
+        int w = buf.w;
+        int g = buf.g;
+        int cols = g + 3 * w;
+        INDArray scores = Nd4j.create(DataType.FLOAT, w, cols);
+        INDArray sG = g > 0 ? scores.get(all(), interval(0, g)) : null;
+        INDArray sW = scores.get(all(), interval(g, cols));
+        INDArray pW = Nd4j.create(DataType.FLOAT, w, 3L * w);
+        INDArray pG = g > 0 ? Nd4j.create(DataType.FLOAT, w, g) : null;
+        INDArray sWin = Nd4j.create(DataType.FLOAT, w, 3L * w);
+        INDArray sGlob = g > 0 ? Nd4j.create(DataType.FLOAT, w, g) : null;
+        INDArray bias = rm.masks.windowBiasArray();
+        for (int hh = 0; hh < c.numHeads(); hh++) {
+            INDArray qh = buf.q.slice(hh);
+            INDArray kh = buf.kPad.slice(hh);
+            INDArray vh = buf.vPad.slice(hh);
+            INDArray kgh = buf.kg.slice(hh);
+            INDArray vgh = buf.vg.slice(hh);
+            INDArray oh = buf.out.slice(hh);
+            for (int cb = 0; cb < buf.nb; cb++) {
+                long q0 = (long) cb * w;
+                INDArray qb = qh.get(interval(q0, q0 + w), all());
+                INDArray kw = kh.get(interval(q0, q0 + 3L * w), all());
+                INDArray vw = vh.get(interval(q0, q0 + 3L * w), all());
+                // scores: [global columns | window columns] in one buffer, as the graph concatenates them
+                Nd4j.gemm(qb, kw, sWin, false, true, 1.0, 0.0);
+                sW.assign(sWin);
+                if (g > 0) {
+                    Nd4j.gemm(qb, kgh.get(interval(0, g), all()), sGlob, false, true, 1.0, 0.0);
+                    sG.assign(sGlob);
+                }
+                scores.addi(bias.get(point(r), point(0), point(cb), all(), all()));
+                Nd4j.exec(new SoftMax(scores, scores, 1));
+                pW.assign(sW);
+                INDArray ob = oh.get(interval(q0, q0 + w), all());
+                Nd4j.gemm(pW, vw, ob, false, false, 1.0, 0.0);
+                if (g > 0) {
+                    pG.assign(sG);
+                    Nd4j.gemm(pG, vgh.get(interval(0, g), all()), ob, false, false, 1.0, 1.0);
+                }
+            }
+        }
+    }
+
+    /** Dense (n x n) attention of batch row r into {@code buf.out}, with the band, global keys and padding as a mask. */
+    private void dense(int r, RowMasks rm, LayerBuffers buf, int n) {
+        int w = buf.w;
+        INDArray bias = rm.dense.computeIfAbsent(r, rr -> denseBias(rm, rr, n, w));
+        INDArray scores = Nd4j.create(DataType.FLOAT, n, n);
+        for (int hh = 0; hh < c.numHeads(); hh++) {
+            INDArray qh = buf.q.slice(hh).get(interval(0, n), all());
+            INDArray kh = buf.kPad.slice(hh).get(interval(w, w + n), all());
+            INDArray vh = buf.vPad.slice(hh).get(interval(w, w + n), all());
+            Nd4j.gemm(qh, kh, scores, false, true, 1.0, 0.0);
+            scores.addi(bias);
+            Nd4j.exec(new SoftMax(scores, scores, 1));
+            Nd4j.gemm(scores, vh, buf.out.slice(hh).get(interval(0, n), all()), false, false, 1.0, 0.0);
+        }
+    }
+
+    /**
+     * {@code [n, n]}: 0 where key j is a window key (unmasked, not global) within the band |i - j| &lt;= w, or an
+     * unmasked global token; {@link BandedAttention#NEG} elsewhere.
+     */
+    private static INDArray denseBias(RowMasks rm, int r, int n, int w) {
+        INDArray keyBias = rm.keyBias[r];
+        boolean[] globalKey = new boolean[n];
+        for (int j : rm.globalIdx[r]) globalKey[j] = true;
+        boolean[] windowKey = new boolean[n];
+        for (int j = 0; j < n; j++) {
+            windowKey[j] = keyBias.getFloat(0, j) == 0 && !globalKey[j];
+        }
+        float neg = (float) BandedAttention.NEG;
+        float[] bias = new float[Math.multiplyExact(n, n)];
+        for (int i = 0; i < n; i++) {
+            for (int j = 0; j < n; j++) {
+                boolean ok = globalKey[j] || (windowKey[j] && Math.abs(i - j) <= w);
+                if (!ok) bias[i * n + j] = neg;
+            }
+        }
+        return Nd4j.createFromArray(bias).reshape('c', n, n);
+    }
+
+    /** {@link GraphOps#layerNorm}'s steps: centre, biased variance, times rsqrt(var + eps), weight, bias. */
+    static void layerNorm(INDArray x, INDArray w, INDArray b, double eps, INDArray out) {
+        INDArray mean = x.mean(true, 1);
+        if (out != x) {
+            out.assign(x);
+        }
+        out.subiColumnVector(mean);
+        INDArray var = out.mul(out).mean(true, 1);
+        var.addi(eps);
+        Nd4j.exec(new RSqrt(var, var));
+        out.muliColumnVector(var).muliRowVector(w).addiRowVector(b);
+    }
+
+    /** {@link GraphOps#gelu} in place: {@code x * (erf(x / sqrt 2) + 1) * 0.5}. */
+    static void geluErfInPlace(INDArray x, INDArray buf) {
+        buf.assign(x).muli(1.0 / Math.sqrt(2.0));
+        Nd4j.exec(new Erf(buf, buf));
+        buf.addi(1.0);
+        x.muli(buf).muli(0.5);
+    }
+}
