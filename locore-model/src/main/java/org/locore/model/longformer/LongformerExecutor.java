@@ -8,6 +8,7 @@ import org.nd4j.linalg.api.ops.impl.transforms.strict.Erf;
 import org.nd4j.linalg.factory.Nd4j;
 
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.Map;
 import java.util.function.Function;
 
@@ -44,6 +45,9 @@ public final class LongformerExecutor {
     private final String prefix;
     private final Function<String, INDArray> param;
     private final Attention attention;
+    /** Seconds per stage, accumulated over all runs of this executor. */
+    private final Map<String, Double> stageSeconds = new LinkedHashMap<>();
+    private long mark;
 
     /**
      * @param c         configuration
@@ -67,6 +71,20 @@ public final class LongformerExecutor {
             throw new IllegalArgumentException("no parameter " + prefix + name);
         }
         return a;
+    }
+
+    /**
+     * Wall-clock seconds per stage (embeddings, projections, head layout, window attention, global attention,
+     * output projection, FFN GEMMs, GELU, LayerNorms), summed over all runs of this executor: a profile.
+     */
+    public Map<String, Double> stageSeconds() {
+        return new LinkedHashMap<>(stageSeconds);
+    }
+
+    private void lap(String stage) {
+        long now = System.nanoTime();
+        stageSeconds.merge(stage, (now - mark) / 1e9, Double::sum);
+        mark = now;
     }
 
     /** Per-batch-row mask data for one window size. */
@@ -119,6 +137,7 @@ public final class LongformerExecutor {
                     + (c.firstPosition() + n - 1) + " but the table has " + c.maxPositions() + " rows");
         }
         double eps = c.layerNormEps();
+        mark = System.nanoTime();
         INDArray x = inputsEmbeds.castTo(DataType.FLOAT).dup('c').reshape(b, (long) n * e);
         INDArray pos = p("embeddings.position_embeddings.weight")
                 .get(interval(c.firstPosition(), c.firstPosition() + n), all()).dup('c').reshape(1, (long) n * e);
@@ -126,6 +145,7 @@ public final class LongformerExecutor {
         x = x.reshape(bn, e);
         x.addiRowVector(p("embeddings.token_type_embeddings.weight").getRow(0).dup());
         layerNorm(x, p("embeddings.LayerNorm.weight"), p("embeddings.LayerNorm.bias"), eps, x);
+        lap("embeddings");
 
         Map<Integer, RowMasks> masksByWindow = new HashMap<>();
         INDArray proj = Nd4j.create(DataType.FLOAT, bn, 5L * e);
@@ -138,6 +158,7 @@ public final class LongformerExecutor {
             RowMasks rm = masksByWindow.computeIfAbsent(w, ww -> new RowMasks(
                     BandedAttention.Masks.of(attentionMask, globalMask, ww, globalSlots, DataType.FLOAT),
                     attentionMask, globalMask));
+            lap("masks");
             String s = "encoder.layer." + l + ".attention.self.";
             INDArray w5 = Nd4j.concat(0, p(s + "query.weight"), p(s + "key.weight"), p(s + "value.weight"),
                     p(s + "key_global.weight"), p(s + "value_global.weight"));
@@ -145,6 +166,7 @@ public final class LongformerExecutor {
                     p(s + "key_global.bias"), p(s + "value_global.bias")).reshape(1, 5L * e);
             Nd4j.gemm(x, w5, proj, false, true, 1.0, 0.0);
             proj.addiRowVector(b5);
+            lap("qkv+global k,v projection (1 GEMM)");
             LayerBuffers buf = new LayerBuffers(c, n, w, rm.masks.globals());
             for (int r = 0; r < b; r++) {
                 attend(proj, x, r, rm, buf, p(s + "query_global.weight"), p(s + "query_global.bias"), attn);
@@ -152,15 +174,21 @@ public final class LongformerExecutor {
             String o = "encoder.layer." + l + ".";
             Nd4j.gemm(attn, p(o + "attention.output.dense.weight"), a, false, true, 1.0, 0.0);
             a.addiRowVector(p(o + "attention.output.dense.bias"));
+            lap("attention output projection");
             a.addi(x);
             layerNorm(a, p(o + "attention.output.LayerNorm.weight"), p(o + "attention.output.LayerNorm.bias"), eps, x);
+            lap("residual + LayerNorm");
             Nd4j.gemm(x, p(o + "intermediate.dense.weight"), mlp, false, true, 1.0, 0.0);
             mlp.addiRowVector(p(o + "intermediate.dense.bias"));
+            lap("FFN in (GEMM)");
             geluErfInPlace(mlp, erfBuf);
+            lap("GELU");
             Nd4j.gemm(mlp, p(o + "output.dense.weight"), a, false, true, 1.0, 0.0);
             a.addiRowVector(p(o + "output.dense.bias"));
+            lap("FFN out (GEMM)");
             a.addi(x);
             layerNorm(a, p(o + "output.LayerNorm.weight"), p(o + "output.LayerNorm.bias"), eps, x);
+            lap("residual + LayerNorm");
         }
         return x.reshape(b, n, e);
     }
@@ -226,87 +254,92 @@ public final class LongformerExecutor {
         buf.vAll.assign(split.get(point(4), all(), all(), all()));
         buf.kg.assign(0);
         buf.vg.assign(0);
-        for (int s = 0; s < gr; s++) {
-            buf.kg.get(all(), point(s), all()).assign(buf.kPad.get(all(), point(w + globalIdx[s]), all()));
-            buf.vg.get(all(), point(s), all()).assign(buf.vPad.get(all(), point(w + globalIdx[s]), all()));
+        if (gr > 0) {
+            INDArray gRows = Nd4j.pullRows(proj.get(interval(r0, r0 + n), all()), 1, globalIdx); // [gr, 5E]
+            buf.kg.get(all(), interval(0, gr), all()).assign(
+                    gRows.get(all(), interval(e, 2L * e)).reshape(gr, h, d).permute(1, 0, 2));
+            buf.vg.get(all(), interval(0, gr), all()).assign(
+                    gRows.get(all(), interval(2L * e, 3L * e)).reshape(gr, h, d).permute(1, 0, 2));
         }
+        lap("head layout");
 
         if (attention == Attention.BANDED) {
             banded(r, rm, buf);
         } else {
             dense(r, rm, buf, n);
         }
+        lap(attention == Attention.BANDED ? "window attention" : "dense attention");
         INDArray rows = attn.get(interval(r0, r0 + n), all());
         rows.assign(buf.out.get(all(), interval(0, n), all()).permute(1, 0, 2).dup('c').reshape(n, e));
         rows.muliColumnVector(rm.localRows[r]);
+        lap("head merge");
 
         if (gr > 0) {
-            INDArray hg = Nd4j.create(DataType.FLOAT, gr, e);
-            for (int s = 0; s < gr; s++) {
-                hg.getRow(s).assign(x.getRow(r0 + globalIdx[s]));
-            }
+            INDArray hg = Nd4j.pullRows(x.get(interval(r0, r0 + n), all()), 1, globalIdx); // [gr, E]
             INDArray qg = Nd4j.create(DataType.FLOAT, gr, e);
             Nd4j.gemm(hg, qgW, qg, false, true, 1.0, 0.0);
             qg.addiRowVector(qgB).muli(scale);
             INDArray qgh = qg.reshape(gr, h, d).permute(1, 0, 2).dup('c');
-            INDArray gs = Nd4j.create(DataType.FLOAT, gr, n);
-            INDArray gout = Nd4j.create(DataType.FLOAT, h, gr, d);
-            for (int hh = 0; hh < h; hh++) {
-                Nd4j.gemm(qgh.slice(hh), buf.kAll.slice(hh), gs, false, true, 1.0, 0.0);
-                gs.addiRowVector(rm.keyBias[r]);
-                Nd4j.exec(new SoftMax(gs, gs, 1));
-                Nd4j.gemm(gs, buf.vAll.slice(hh), gout.slice(hh), false, false, 1.0, 0.0);
-            }
+            INDArray gs = Nd4j.matmul(qgh, buf.kAll, false, true, false); // [h, gr, n]
+            gs.reshape((long) h * gr, n).addiRowVector(rm.keyBias[r]);
+            Nd4j.exec(new SoftMax(gs, gs, 2));
+            INDArray gout = Nd4j.matmul(gs, buf.vAll, false, false, false); // [h, gr, d]
             INDArray flat = gout.permute(1, 0, 2).dup('c').reshape(gr, e);
             for (int s = 0; s < gr; s++) {
-                rows.getRow(globalIdx[s]).addi(flat.getRow(s));
+                rows.putRow(globalIdx[s], flat.getRow(s));
             }
+            lap("global attention");
         }
     }
 
-    /** Banded attention of batch row r into {@code buf.out}. */
+    /**
+     * Banded attention of batch row r into {@code buf.out}, batched over heads and blocks: {@code [H nb, w, d]}
+     * queries against {@code [H nb, 3w, d]} window keys (three shifted copies of the padded keys) in one batched
+     * product, the global-key columns {@code [H, np, G]} in another, concatenated as the graph does, bias added
+     * (broadcast over heads), softmax, and the two value products.
+     */
     private void banded(int r, RowMasks rm, LayerBuffers buf) {
+        int h = c.numHeads();
+        int d = c.headDim();
         int w = buf.w;
         int g = buf.g;
-        int cols = g + 3 * w;
-        INDArray scores = Nd4j.create(DataType.FLOAT, w, cols);
-        INDArray sG = g > 0 ? scores.get(all(), interval(0, g)) : null;
-        INDArray sW = scores.get(all(), interval(g, cols));
-        INDArray pW = Nd4j.create(DataType.FLOAT, w, 3L * w);
-        INDArray pG = g > 0 ? Nd4j.create(DataType.FLOAT, w, g) : null;
-        INDArray sWin = Nd4j.create(DataType.FLOAT, w, 3L * w);
-        INDArray sGlob = g > 0 ? Nd4j.create(DataType.FLOAT, w, g) : null;
-        INDArray bias = rm.masks.windowBiasArray();
-        for (int hh = 0; hh < c.numHeads(); hh++) {
-            INDArray qh = buf.q.slice(hh);
-            INDArray kh = buf.kPad.slice(hh);
-            INDArray vh = buf.vPad.slice(hh);
-            INDArray kgh = buf.kg.slice(hh);
-            INDArray vgh = buf.vg.slice(hh);
-            INDArray oh = buf.out.slice(hh);
-            for (int cb = 0; cb < buf.nb; cb++) {
-                long q0 = (long) cb * w;
-                INDArray qb = qh.get(interval(q0, q0 + w), all());
-                INDArray kw = kh.get(interval(q0, q0 + 3L * w), all());
-                INDArray vw = vh.get(interval(q0, q0 + 3L * w), all());
-                // scores: [global columns | window columns] in one buffer, as the graph concatenates them
-                Nd4j.gemm(qb, kw, sWin, false, true, 1.0, 0.0);
-                sW.assign(sWin);
-                if (g > 0) {
-                    Nd4j.gemm(qb, kgh.get(interval(0, g), all()), sGlob, false, true, 1.0, 0.0);
-                    sG.assign(sGlob);
-                }
-                scores.addi(bias.get(point(r), point(0), point(cb), all(), all()));
-                Nd4j.exec(new SoftMax(scores, scores, 1));
-                pW.assign(sW);
-                INDArray ob = oh.get(interval(q0, q0 + w), all());
-                Nd4j.gemm(pW, vw, ob, false, false, 1.0, 0.0);
-                if (g > 0) {
-                    pG.assign(sG);
-                    Nd4j.gemm(pG, vgh.get(interval(0, g), all()), ob, false, false, 1.0, 1.0);
-                }
-            }
+        int nb = buf.nb;
+        int np = buf.np;
+        long cols = g + 3L * w;
+        long bhnb = (long) h * nb;
+        INDArray kWin = Nd4j.create(DataType.FLOAT, h, nb, 3L * w, d);
+        INDArray vWin = Nd4j.create(DataType.FLOAT, h, nb, 3L * w, d);
+        for (int s = 0; s < 3; s++) {
+            kWin.get(all(), all(), interval((long) s * w, (long) (s + 1) * w), all())
+                    .assign(buf.kPad.get(all(), interval((long) s * w, (long) s * w + np), all()).reshape(h, nb, w, d));
+            vWin.get(all(), all(), interval((long) s * w, (long) (s + 1) * w), all())
+                    .assign(buf.vPad.get(all(), interval((long) s * w, (long) s * w + np), all()).reshape(h, nb, w, d));
         }
+        lap("w: windows");
+        INDArray sW = Nd4j.matmul(buf.q.reshape(bhnb, w, d), kWin.reshape(bhnb, 3L * w, d), false, true, false);
+        lap("w: scores (batched GEMM)");
+        INDArray scores;
+        if (g > 0) {
+            INDArray sG = Nd4j.matmul(buf.q, buf.kg, false, true, false); // [h, np, g]
+            lap("w: global-key scores (batched GEMM)");
+            scores = Nd4j.concat(2, sG.reshape(bhnb, w, g), sW);
+        } else {
+            scores = sW;
+        }
+        INDArray bias = rm.masks.windowBiasArray().get(point(r), all(), all(), all(), all()).reshape(1, nb * w * cols);
+        scores.reshape(h, nb * w * cols).addiRowVector(bias);
+        lap("w: concat + bias");
+        Nd4j.exec(new SoftMax(scores, scores, 2));
+        lap("w: softmax");
+        INDArray pW = scores.get(all(), all(), interval(g, cols)).dup('c');
+        INDArray out = Nd4j.matmul(pW, vWin.reshape(bhnb, 3L * w, d), false, false, false).reshape(h, np, d);
+        lap("w: values (batched GEMM)");
+        if (g > 0) {
+            INDArray pG = scores.get(all(), all(), interval(0, g)).dup('c').reshape(h, np, g);
+            out.addi(Nd4j.matmul(pG, buf.vg, false, false, false));
+            lap("w: global values (batched GEMM)");
+        }
+        buf.out.assign(out);
     }
 
     /** Dense (n x n) attention of batch row r into {@code buf.out}, with the band, global keys and padding as a mask. */
