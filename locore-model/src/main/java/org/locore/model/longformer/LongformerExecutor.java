@@ -6,6 +6,7 @@ import org.nd4j.linalg.api.ops.impl.transforms.custom.SoftMax;
 import org.nd4j.linalg.api.ops.impl.transforms.floating.RSqrt;
 import org.nd4j.linalg.api.ops.impl.transforms.strict.Erf;
 import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.INDArrayIndex;
 
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -293,10 +294,10 @@ public final class LongformerExecutor {
     }
 
     /**
-     * Banded attention of batch row r into {@code buf.out}, batched over heads and blocks: {@code [H nb, w, d]}
-     * queries against {@code [H nb, 3w, d]} window keys (three shifted copies of the padded keys) in one batched
-     * product, the global-key columns {@code [H, np, G]} in another, concatenated as the graph does, bias added
-     * (broadcast over heads), softmax, and the two value products.
+     * Banded attention of batch row r into {@code buf.out}, batched over heads and blocks: the keys each block of
+     * {@code w} queries sees are laid out as {@code [G global keys | previous, own, next block]} ({@code [H nb,
+     * G + 3w, d]}, the graph's column order), so scores, bias (broadcast over heads), softmax and the value product
+     * are one operation each.
      */
     private void banded(int r, RowMasks rm, LayerBuffers buf) {
         int h = c.numHeads();
@@ -307,39 +308,31 @@ public final class LongformerExecutor {
         int np = buf.np;
         long cols = g + 3L * w;
         long bhnb = (long) h * nb;
-        INDArray kWin = Nd4j.create(DataType.FLOAT, h, nb, 3L * w, d);
-        INDArray vWin = Nd4j.create(DataType.FLOAT, h, nb, 3L * w, d);
+        INDArray kWin = Nd4j.create(DataType.FLOAT, h, nb, cols, d);
+        INDArray vWin = Nd4j.create(DataType.FLOAT, h, nb, cols, d);
         for (int s = 0; s < 3; s++) {
-            kWin.get(all(), all(), interval((long) s * w, (long) (s + 1) * w), all())
-                    .assign(buf.kPad.get(all(), interval((long) s * w, (long) s * w + np), all()).reshape(h, nb, w, d));
-            vWin.get(all(), all(), interval((long) s * w, (long) (s + 1) * w), all())
-                    .assign(buf.vPad.get(all(), interval((long) s * w, (long) s * w + np), all()).reshape(h, nb, w, d));
+            INDArrayIndex part = interval(g + (long) s * w, g + (long) (s + 1) * w);
+            INDArrayIndex rowsOf = interval((long) s * w, (long) s * w + np);
+            kWin.get(all(), all(), part, all()).assign(buf.kPad.get(all(), rowsOf, all()).reshape(h, nb, w, d));
+            vWin.get(all(), all(), part, all()).assign(buf.vPad.get(all(), rowsOf, all()).reshape(h, nb, w, d));
         }
-        lap("w: windows");
-        INDArray sW = Nd4j.matmul(buf.q.reshape(bhnb, w, d), kWin.reshape(bhnb, 3L * w, d), false, true, false);
-        lap("w: scores (batched GEMM)");
-        INDArray scores;
         if (g > 0) {
-            INDArray sG = Nd4j.matmul(buf.q, buf.kg, false, true, false); // [h, np, g]
-            lap("w: global-key scores (batched GEMM)");
-            scores = Nd4j.concat(2, sG.reshape(bhnb, w, g), sW);
-        } else {
-            scores = sW;
+            for (int cb = 0; cb < nb; cb++) {
+                kWin.get(all(), point(cb), interval(0, g), all()).assign(buf.kg);
+                vWin.get(all(), point(cb), interval(0, g), all()).assign(buf.vg);
+            }
         }
+        lap("w: key/value windows");
+        INDArray scores = Nd4j.matmul(buf.q.reshape(bhnb, w, d), kWin.reshape(bhnb, cols, d), false, true, false);
+        lap("w: scores (batched GEMM)");
         INDArray bias = rm.masks.windowBiasArray().get(point(r), all(), all(), all(), all()).reshape(1, nb * w * cols);
         scores.reshape(h, nb * w * cols).addiRowVector(bias);
-        lap("w: concat + bias");
+        lap("w: bias");
         Nd4j.exec(new SoftMax(scores, scores, 2));
         lap("w: softmax");
-        INDArray pW = scores.get(all(), all(), interval(g, cols)).dup('c');
-        INDArray out = Nd4j.matmul(pW, vWin.reshape(bhnb, 3L * w, d), false, false, false).reshape(h, np, d);
+        INDArray out = Nd4j.matmul(scores, vWin.reshape(bhnb, cols, d), false, false, false);
+        buf.out.assign(out.reshape(h, np, d));
         lap("w: values (batched GEMM)");
-        if (g > 0) {
-            INDArray pG = scores.get(all(), all(), interval(0, g)).dup('c').reshape(h, np, g);
-            out.addi(Nd4j.matmul(pG, buf.vg, false, false, false));
-            lap("w: global values (batched GEMM)");
-        }
-        buf.out.assign(out);
     }
 
     /** Dense (n x n) attention of batch row r into {@code buf.out}, with the band, global keys and padding as a mask. */
