@@ -53,7 +53,10 @@ public final class LocoreBenchmark {
         System.err.println(run(m, "eager", Integer.getInteger("locore.bench.runs", 2), layers));
     }
 
-    /** @param args variant ({@code eager | dense | graph | fwdbwd | profile}), timed runs (default 3), layers (12) */
+    /**
+     * @param args variant ({@code eager | dense | graph | fwdbwd | profile}), timed runs after the first (default 3;
+     *             0: report the first run), layers (default 12)
+     */
     public static void main(String[] args) throws Exception {
         String variant = args.length > 0 ? args[0] : "eager";
         int runs = args.length > 1 ? Integer.parseInt(args[1]) : 3;
@@ -123,12 +126,14 @@ public final class LocoreBenchmark {
             default -> throw new IllegalArgumentException("unknown variant " + variant);
         };
         LocoreInputs in = inputs(grad);
+        long c0first = cpuNanos();
         long t0 = System.nanoTime();
         double check = once(m, in, path, grad);
         double firstS = (System.nanoTime() - t0) / 1e9;
-        double best = Double.MAX_VALUE;
-        double total = 0;
-        double cpu = 0;
+        double firstCpu = (cpuNanos() - c0first) / 1e9;
+        double best = runs == 0 ? firstS : Double.MAX_VALUE;
+        double total = runs == 0 ? firstS : 0;
+        double cpu = runs == 0 ? firstCpu : 0;
         for (int r = 0; r < runs; r++) {
             long c0 = cpuNanos();
             t0 = System.nanoTime();
@@ -139,6 +144,7 @@ public final class LocoreBenchmark {
             total += s;
         }
         double fl = gflop(layers, path == ForwardPath.EAGER_DENSE) * (grad ? 3 : 1);
+        runs = Math.max(runs, 1);
         return String.format(Locale.ROOT, "%s: %d tokens x 768 x %d layers, batch 1: first %.2f s%s, mean %.2f s over"
                         + " %d runs (best %.2f s), CPU %.1f s/run; %.0f GFLOP%s -> %.1f GFLOP/s at the mean, %.1f at the"
                         + " best; check value %.4g; peak RSS so far %s; load %s",
