@@ -45,6 +45,9 @@ final class EagerForward {
         INDArray h = hidden.get(NDArrayIndex.all(), NDArrayIndex.interval(0, t), NDArrayIndex.all()).dup();
         INDArray lg = logits.reshape(b, n, 2).get(NDArrayIndex.all(), NDArrayIndex.interval(0, t),
                 NDArrayIndex.all()).dup();
+        for (INDArray a : new INDArray[]{scales, hidden, logits}) {
+            if (a.closeable()) a.close();
+        }
         return new LocoreModel.Output(layout, inputsEmbeds, enc.attention(), enc.global(), h, lg);
     }
 }

@@ -139,16 +139,17 @@ public final class LongformerExecutor {
         }
         double eps = c.layerNormEps();
         mark = System.nanoTime();
-        INDArray x = inputsEmbeds.castTo(DataType.FLOAT).dup('c').reshape(b, (long) n * e);
+        INDArray x = inputsEmbeds.castTo(DataType.FLOAT).dup('c').reshape(bn, e);
         INDArray pos = p("embeddings.position_embeddings.weight")
-                .get(interval(c.firstPosition(), c.firstPosition() + n), all()).dup('c').reshape(1, (long) n * e);
-        x.addiRowVector(pos);
-        x = x.reshape(bn, e);
+                .get(interval(c.firstPosition(), c.firstPosition() + n), all()).dup('c');
+        x.reshape(b, (long) n * e).addiRowVector(pos.reshape(1, (long) n * e));
+        free(pos);
         x.addiRowVector(p("embeddings.token_type_embeddings.weight").getRow(0).dup());
         layerNorm(x, p("embeddings.LayerNorm.weight"), p("embeddings.LayerNorm.bias"), eps, x);
         lap("embeddings");
 
         Map<Integer, RowMasks> masksByWindow = new HashMap<>();
+        Map<Integer, LayerBuffers> buffersByWindow = new HashMap<>();
         INDArray proj = Nd4j.create(DataType.FLOAT, bn, 5L * e);
         INDArray attn = Nd4j.create(DataType.FLOAT, bn, e);
         INDArray a = Nd4j.create(DataType.FLOAT, bn, e);
@@ -164,11 +165,12 @@ public final class LongformerExecutor {
             INDArray w5 = Nd4j.concat(0, p(s + "query.weight"), p(s + "key.weight"), p(s + "value.weight"),
                     p(s + "key_global.weight"), p(s + "value_global.weight"));
             INDArray b5 = Nd4j.concat(0, p(s + "query.bias"), p(s + "key.bias"), p(s + "value.bias"),
-                    p(s + "key_global.bias"), p(s + "value_global.bias")).reshape(1, 5L * e);
+                    p(s + "key_global.bias"), p(s + "value_global.bias"));
             Nd4j.gemm(x, w5, proj, false, true, 1.0, 0.0);
-            proj.addiRowVector(b5);
+            proj.addiRowVector(b5.reshape(1, 5L * e));
+            free(w5, b5);
             lap("qkv+global k,v projection (1 GEMM)");
-            LayerBuffers buf = new LayerBuffers(c, n, w, rm.masks.globals());
+            LayerBuffers buf = buffersByWindow.computeIfAbsent(w, ww -> new LayerBuffers(c, n, ww, rm.masks.globals()));
             for (int r = 0; r < b; r++) {
                 attend(proj, x, r, rm, buf, p(s + "query_global.weight"), p(s + "query_global.bias"), attn);
             }
@@ -190,6 +192,10 @@ public final class LongformerExecutor {
             a.addi(x);
             layerNorm(a, p(o + "output.LayerNorm.weight"), p(o + "output.LayerNorm.bias"), eps, x);
             lap("residual + LayerNorm");
+        }
+        free(proj, attn, a, mlp, erfBuf);
+        for (LayerBuffers buf : buffersByWindow.values()) {
+            free(buf.q, buf.kPad, buf.vPad, buf.kAll, buf.vAll, buf.kg, buf.vg, buf.out);
         }
         return x.reshape(b, n, e);
     }
@@ -261,6 +267,7 @@ public final class LongformerExecutor {
                     gRows.get(all(), interval(e, 2L * e)).reshape(gr, h, d).permute(1, 0, 2));
             buf.vg.get(all(), interval(0, gr), all()).assign(
                     gRows.get(all(), interval(2L * e, 3L * e)).reshape(gr, h, d).permute(1, 0, 2));
+            free(gRows);
         }
         lap("head layout");
 
@@ -271,7 +278,9 @@ public final class LongformerExecutor {
         }
         lap(attention == Attention.BANDED ? "window attention" : "dense attention");
         INDArray rows = attn.get(interval(r0, r0 + n), all());
-        rows.assign(buf.out.get(all(), interval(0, n), all()).permute(1, 0, 2).dup('c').reshape(n, e));
+        INDArray merged = buf.out.get(all(), interval(0, n), all()).permute(1, 0, 2).dup('c');
+        rows.assign(merged.reshape(n, e));
+        free(merged);
         rows.muliColumnVector(rm.localRows[r]);
         lap("head merge");
 
@@ -285,10 +294,11 @@ public final class LongformerExecutor {
             gs.reshape((long) h * gr, n).addiRowVector(rm.keyBias[r]);
             Nd4j.exec(new SoftMax(gs, gs, 2));
             INDArray gout = Nd4j.matmul(gs, buf.vAll, false, false, false); // [h, gr, d]
-            INDArray flat = gout.permute(1, 0, 2).dup('c').reshape(gr, e);
+            INDArray flat = gout.permute(1, 0, 2).dup('c');
             for (int s = 0; s < gr; s++) {
-                rows.putRow(globalIdx[s], flat.getRow(s));
+                rows.putRow(globalIdx[s], flat.get(point(s), all(), all()).reshape(1, e));
             }
+            free(hg, qg, qgh, gs, gout, flat);
             lap("global attention");
         }
     }
@@ -332,6 +342,7 @@ public final class LongformerExecutor {
         lap("w: softmax");
         INDArray out = Nd4j.matmul(scores, vWin.reshape(bhnb, cols, d), false, false, false);
         buf.out.assign(out.reshape(h, np, d));
+        free(kWin, vWin, scores, out);
         lap("w: values (batched GEMM)");
     }
 
@@ -349,6 +360,7 @@ public final class LongformerExecutor {
             Nd4j.exec(new SoftMax(scores, scores, 1));
             Nd4j.gemm(scores, vh, buf.out.slice(hh).get(interval(0, n), all()), false, false, 1.0, 0.0);
         }
+        free(scores);
     }
 
     /**
@@ -374,6 +386,19 @@ public final class LongformerExecutor {
         return Nd4j.createFromArray(bias).reshape('c', n, n);
     }
 
+    /**
+     * Releases an array's native memory now instead of at garbage collection (the executor allocates large
+     * temporaries whose off-heap memory would otherwise pile up between collections); views and workspace arrays
+     * are left alone.
+     */
+    private static void free(INDArray... arrays) {
+        for (INDArray a : arrays) {
+            if (a != null && a.closeable()) {
+                a.close();
+            }
+        }
+    }
+
     /** {@link GraphOps#layerNorm}'s steps: centre, biased variance, times rsqrt(var + eps), weight, bias. */
     static void layerNorm(INDArray x, INDArray w, INDArray b, double eps, INDArray out) {
         INDArray mean = x.mean(true, 1);
@@ -381,10 +406,13 @@ public final class LongformerExecutor {
             out.assign(x);
         }
         out.subiColumnVector(mean);
-        INDArray var = out.mul(out).mean(true, 1);
+        INDArray sq = out.mul(out);
+        INDArray var = sq.mean(true, 1);
+        free(sq);
         var.addi(eps);
         Nd4j.exec(new RSqrt(var, var));
         out.muliColumnVector(var).muliRowVector(w).addiRowVector(b);
+        free(mean, var);
     }
 
     /** {@link GraphOps#gelu} in place: {@code x * (erf(x / sqrt 2) + 1) * 0.5}. */
