@@ -29,9 +29,11 @@ import java.util.Random;
 
 /**
  * The LOCORE re-ranker: sequence construction (scale embedding, learned SEP and pad vectors), the Longformer
- * encoder and the per-token 2-class classifier, with the reference checkpoint's tensor names. Forward passes,
- * scores, the training loss and its gradients run on SameDiff graphs cached per batch geometry (batch size,
- * D, K, loss or not, dropout or not); the graphs share the parameter arrays of {@link #parameters()}.
+ * encoder and the per-token 2-class classifier, with the reference checkpoint's tensor names. The training loss
+ * and its gradients (and {@link ForwardPath#GRAPH} forward passes) run on SameDiff graphs cached per batch
+ * geometry (batch size, D, K, loss or not, dropout or not); the graphs share the parameter arrays of
+ * {@link #parameters()}. Inference forward passes run by default on the eager executor ({@code EagerForward},
+ * {@link org.locore.model.longformer.LongformerExecutor}) over the same arrays, which gives the graph's values.
  *
  * <p>Not thread-safe: use one instance per thread (SameDiff sessions are not re-entrant).
  */
