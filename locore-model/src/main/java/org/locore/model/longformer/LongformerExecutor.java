@@ -170,7 +170,8 @@ public final class LongformerExecutor {
             proj.addiRowVector(b5.reshape(1, 5L * e));
             free(w5, b5);
             lap("qkv+global k,v projection (1 GEMM)");
-            LayerBuffers buf = buffersByWindow.computeIfAbsent(w, ww -> new LayerBuffers(c, n, ww, rm.masks.globals()));
+            LayerBuffers buf = buffersByWindow.computeIfAbsent(w, ww -> new LayerBuffers(c, n, ww, rm.masks.globals(),
+                    attention == Attention.BANDED));
             for (int r = 0; r < b; r++) {
                 attend(proj, x, r, rm, buf, p(s + "query_global.weight"), p(s + "query_global.bias"), attn);
             }
@@ -195,7 +196,8 @@ public final class LongformerExecutor {
         }
         free(proj, attn, a, mlp, erfBuf);
         for (LayerBuffers buf : buffersByWindow.values()) {
-            free(buf.q, buf.kPad, buf.vPad, buf.kAll, buf.vAll, buf.kg, buf.vg, buf.out);
+            free(buf.q, buf.kPad, buf.vPad, buf.kAll, buf.vAll, buf.kg, buf.vg, buf.out, buf.kWin, buf.vWin,
+                    buf.scores);
         }
         return x.reshape(b, n, e);
     }
@@ -219,8 +221,12 @@ public final class LongformerExecutor {
         final INDArray vg;
         /** attention output {@code [H, np, d]}. */
         final INDArray out;
+        /** window keys and values {@code [H nb, G + 3w, d]}, window scores {@code [H nb, w, G + 3w]} (banded only). */
+        final INDArray kWin;
+        final INDArray vWin;
+        final INDArray scores;
 
-        LayerBuffers(LongformerConfig c, int n, int w, int g) {
+        LayerBuffers(LongformerConfig c, int n, int w, int g, boolean banded) {
             int h = c.numHeads();
             int d = c.headDim();
             this.w = w;
@@ -235,6 +241,10 @@ public final class LongformerExecutor {
             kg = Nd4j.zeros(DataType.FLOAT, h, Math.max(g, 1), d);
             vg = Nd4j.zeros(DataType.FLOAT, h, Math.max(g, 1), d);
             out = Nd4j.create(DataType.FLOAT, h, np, d);
+            long cols = g + 3L * w;
+            kWin = banded ? Nd4j.create(DataType.FLOAT, (long) h * nb, cols, d) : null;
+            vWin = banded ? Nd4j.create(DataType.FLOAT, (long) h * nb, cols, d) : null;
+            scores = banded ? Nd4j.create(DataType.FLOAT, (long) h * nb, w, cols) : null;
         }
     }
 
@@ -318,8 +328,8 @@ public final class LongformerExecutor {
         int np = buf.np;
         long cols = g + 3L * w;
         long bhnb = (long) h * nb;
-        INDArray kWin = Nd4j.create(DataType.FLOAT, h, nb, cols, d);
-        INDArray vWin = Nd4j.create(DataType.FLOAT, h, nb, cols, d);
+        INDArray kWin = buf.kWin.reshape(h, nb, cols, d);
+        INDArray vWin = buf.vWin.reshape(h, nb, cols, d);
         for (int s = 0; s < 3; s++) {
             INDArrayIndex part = interval(g + (long) s * w, g + (long) (s + 1) * w);
             INDArrayIndex rowsOf = interval((long) s * w, (long) s * w + np);
@@ -333,16 +343,15 @@ public final class LongformerExecutor {
             }
         }
         lap("w: key/value windows");
-        INDArray scores = Nd4j.matmul(buf.q.reshape(bhnb, w, d), kWin.reshape(bhnb, cols, d), false, true, false);
+        INDArray scores = buf.scores;
+        Nd4j.matmul(buf.q.reshape(bhnb, w, d), buf.kWin, scores, false, true, false);
         lap("w: scores (batched GEMM)");
         INDArray bias = rm.masks.windowBiasArray().get(point(r), all(), all(), all(), all()).reshape(1, nb * w * cols);
         scores.reshape(h, nb * w * cols).addiRowVector(bias);
         lap("w: bias");
         Nd4j.exec(new SoftMax(scores, scores, 2));
         lap("w: softmax");
-        INDArray out = Nd4j.matmul(scores, vWin.reshape(bhnb, cols, d), false, false, false);
-        buf.out.assign(out.reshape(h, np, d));
-        free(kWin, vWin, scores, out);
+        Nd4j.matmul(scores, buf.vWin, buf.out.reshape(bhnb, w, d), false, false, false);
         lap("w: values (batched GEMM)");
     }
 
