@@ -22,10 +22,12 @@ import static org.nd4j.linalg.indexing.NDArrayIndex.point;
  * the same operations as the SameDiff graph on the same parameter arrays (read by name on every run, so in-place
  * updates are seen), with fewer and larger steps. Per layer: one fused 2-D GEMM {@code [B*n, E] x [E, 5E]} for the
  * query, key, value, global-key and global-value projections; the global query projection only for the global
- * rows; banded attention per head and block of {@code w} queries as two small GEMMs into one reused
- * {@code [w, G + 3w]} score buffer (keys and values of a block's window are contiguous rows of a padded per-head
- * copy, so nothing is gathered), bias and softmax in place; global rows against all keys; output projection and FFN
- * as 2-D GEMMs into reused buffers; LayerNorm and the exact GELU in place.
+ * rows; banded attention batched over heads and blocks of {@code w} queries: each block's keys and values laid
+ * out as {@code [G global keys | previous, own, next block]} in reused {@code [H nb, G + 3w, d]} buffers, one
+ * batched GEMM for the {@code [H nb, w, G + 3w]} scores, bias (broadcast over heads) and softmax in place, one
+ * batched GEMM for the values; the global rows against all keys, batched over heads; output projection and FFN as
+ * 2-D GEMMs into reused buffers; LayerNorm and the exact GELU in place. Temporaries' native memory is released at
+ * once, so the peak stays near the working set (under 2 GB at LOCORE-base size).
  *
  * <p>{@link Attention#DENSE} replaces the banded attention by full {@code n x n} attention with the same masks
  * (band, global keys, padding), for comparison in benchmarks only: it needs O(n^2) memory.
