@@ -29,9 +29,11 @@ import java.util.Random;
 
 /**
  * The LOCORE re-ranker: sequence construction (scale embedding, learned SEP and pad vectors), the Longformer
- * encoder and the per-token 2-class classifier, with the reference checkpoint's tensor names. Forward passes,
- * scores, the training loss and its gradients run on SameDiff graphs cached per batch geometry (batch size,
- * D, K, loss or not, dropout or not); the graphs share the parameter arrays of {@link #parameters()}.
+ * encoder and the per-token 2-class classifier, with the reference checkpoint's tensor names. The training loss
+ * and its gradients (and {@link ForwardPath#GRAPH} forward passes) run on SameDiff graphs cached per batch
+ * geometry (batch size, D, K, loss or not, dropout or not); the graphs share the parameter arrays of
+ * {@link #parameters()}. Inference forward passes run by default on the eager executor ({@code EagerForward},
+ * {@link org.locore.model.longformer.LongformerExecutor}) over the same arrays, which gives the graph's values.
  *
  * <p>Not thread-safe: use one instance per thread (SameDiff sessions are not re-entrant).
  */
@@ -234,10 +236,20 @@ public final class LocoreModel {
     public record Gradients(double loss, Map<String, INDArray> gradients, INDArray scores) {
     }
 
-    /** Runs the model on a batch (inference: no dropout). */
+    /** Runs the model on a batch (inference: no dropout), on the fast {@link ForwardPath#EAGER} path. */
     public Output forward(LocoreInputs in) {
+        return forward(in, ForwardPath.EAGER);
+    }
+
+    /** Runs the model on a batch (inference: no dropout) on the given path; all paths give the same values. */
+    public Output forward(LocoreInputs in, ForwardPath path) {
         SequenceLayout layout = layoutFor(in);
         SequenceLayout.Encoded enc = layout.encode(in, numScales);
+        if (path != ForwardPath.GRAPH) {
+            return EagerForward.run(config, parameters, numScales, layout, enc, path == ForwardPath.EAGER_DENSE
+                    ? org.locore.model.longformer.LongformerExecutor.Attention.DENSE
+                    : org.locore.model.longformer.LongformerExecutor.Attention.BANDED);
+        }
         Graph g = graph(in.batch(), layout, false, false);
         Map<String, INDArray> feed = feed(g, layout, enc, null);
         Map<String, INDArray> out = g.sd().output(feed, "inputs_embeds", "last_hidden_state", "logits");

@@ -181,6 +181,21 @@ public final class BandedAttention {
             return globals;
         }
 
+        /** The window bias {@code [B, 1, nb, w, G + 3w]} (for {@link LongformerExecutor}). */
+        INDArray windowBiasArray() {
+            return windowBias;
+        }
+
+        /** The global-key bias {@code [B, 1, 1, n]}. */
+        INDArray globalKeyBiasArray() {
+            return globalKeyBias;
+        }
+
+        /** The local-row indicator {@code [B, n, 1]}. */
+        INDArray localRowsArray() {
+            return localRows;
+        }
+
         /** Declares placeholders for these masks' shapes, named {@code prefix + "/window_bias"} etc. */
         public MaskVariables placeholders(SameDiff sd, String prefix, DataType dtype) {
             return new MaskVariables(

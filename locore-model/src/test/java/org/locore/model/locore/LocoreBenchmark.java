@@ -3,30 +3,82 @@ package org.locore.model.locore;
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
 import org.locore.model.longformer.LongformerConfig;
+import org.locore.model.longformer.LongformerExecutor;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
+import java.lang.management.ManagementFactory;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.LinkedHashMap;
+import java.util.Locale;
 import java.util.Map;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
- * Forward time of LOCORE-base geometry (5120 tokens, hidden 768, 12 layers, window 512, D = 48, K = 100) with
- * random weights. Skipped unless {@code -Dlocore.bench=true} (it needs minutes on a small machine); prints one
- * line for BENCHMARKS.md. {@code -Dlocore.bench.layers=N} times only the first N layers.
+ * LOCORE-base geometry (5120 tokens, hidden 768, 12 heads, FFN 3072, 12 layers, window 512, D = 48, K = 100) with
+ * random weights, batch 1, on the ND4J CPU backend: seconds per forward pass, CPU seconds per forward, achieved
+ * GFLOP/s against the machine's sgemm rate measured in the same JVM ({@code [5120, 768] x [768, 3072]} through
+ * {@code Nd4j.gemm}), the process's peak resident memory, and the load average. One variant per JVM, so that the
+ * peak memory is that variant's:
+ * <ul>
+ *   <li>{@code eager}: {@link ForwardPath#EAGER} (the default forward), {@code dense}: {@link ForwardPath#EAGER_DENSE},
+ *       {@code graph}: {@link ForwardPath#GRAPH} (the SameDiff graph);</li>
+ *   <li>{@code fwdbwd}: {@link LocoreModel#gradients} (forward + backward of one training sequence, graph);</li>
+ *   <li>{@code profile}: seconds per stage of the eager encoder.</li>
+ * </ul>
+ *
+ * <p>Run: {@code mvn -B -o -q -pl locore-model test-compile dependency:build-classpath
+ * -Dmdep.outputFile=target/cp.txt && /usr/bin/time -v java -cp
+ * locore-model/target/test-classes:locore-model/target/classes:$(cat locore-model/target/cp.txt)
+ * org.locore.model.locore.LocoreBenchmark VARIANT [runs] [layers]}. As a test (eager, opt-in):
+ * {@code -Dtest=LocoreBenchmark -Dlocore.bench=true [-Dlocore.bench.layers=N]}.
  */
-class LocoreBenchmark {
-    private static final Logger LOG = LoggerFactory.getLogger(LocoreBenchmark.class);
+public final class LocoreBenchmark {
+    static final int D = 48;
+    static final int K = 100;
+    static final int TOKENS = 5120;
 
     @Test
     void baseForward() {
         Assumptions.assumeTrue(Boolean.getBoolean("locore.bench"), "benchmark: run with -Dlocore.bench=true");
         int layers = Integer.getInteger("locore.bench.layers", 12);
+        LocoreModel m = model(layers);
+        LocoreModel.Output first = m.forward(inputs(false));
+        assertEquals(5050, first.logits().size(1));
+        assertTrue(Double.isFinite(first.logits().sumNumber().doubleValue()));
+        System.err.println(run(m, "eager", Integer.getInteger("locore.bench.runs", 2), layers));
+    }
+
+    /**
+     * @param args variant ({@code eager | dense | graph | fwdbwd | profile}), timed runs after the first (default 3;
+     *             0: report the first run), layers (default 12)
+     */
+    public static void main(String[] args) throws Exception {
+        String variant = args.length > 0 ? args[0] : "eager";
+        int runs = args.length > 1 ? Integer.parseInt(args[1]) : 3;
+        int layers = args.length > 2 ? Integer.parseInt(args[2]) : 12;
+        System.out.printf(Locale.ROOT, "threads: %d cores, ND4J max threads %d, OMP_NUM_THREADS=%s, load %s%n",
+                Runtime.getRuntime().availableProcessors(), Nd4j.getEnvironment().maxThreads(),
+                System.getenv("OMP_NUM_THREADS"), load());
+        double gemm = gemmRate();
+        System.out.printf(Locale.ROOT, "GEMM [5120,768]x[768,3072] via Nd4j.gemm: best of 6 %.1f GFLOP/s (load %s)%n",
+                gemm, load());
+        LocoreModel m = model(layers);
+        if (variant.equals("profile")) {
+            profile(m, layers, runs);
+            return;
+        }
+        System.out.println(run(m, variant, runs, layers));
+        double gemmAfter = gemmRate();
+        System.out.printf(Locale.ROOT, "GEMM again after the runs: %.1f GFLOP/s; peak RSS %s; load %s%n", gemmAfter,
+                peakRss(), load());
+    }
+
+    static LocoreModel model(int layers) {
         LocoreConfig cfg = LocoreConfig.of(LongformerConfig.base()).withLayersKept(layers);
         Nd4j.getRandom().setSeed(1);
         Map<String, INDArray> params = new LinkedHashMap<>();
@@ -35,28 +87,138 @@ class LocoreBenchmark {
             if (shape[0] < 0) shape[0] = 3;
             params.put(e.getKey(), Nd4j.randn(DataType.FLOAT, shape).muli(0.02));
         }
-        LocoreModel m = LocoreModel.create(cfg, params);
-        int d = 48, k = 100, h = 768;
-        LocoreInputs in = new LocoreInputs(Nd4j.randn(DataType.FLOAT, 1, d, h), Nd4j.zeros(DataType.LONG, 1, d),
-                Nd4j.zeros(DataType.LONG, 1, d), Nd4j.randn(DataType.FLOAT, 1, 1, h),
-                Nd4j.randn(DataType.FLOAT, 1, k, d, h), Nd4j.zeros(DataType.LONG, 1, k, d),
-                Nd4j.zeros(DataType.LONG, 1, k, d), Nd4j.randn(DataType.FLOAT, 1, k, 1, h), null);
-        long t0 = System.nanoTime();
-        LocoreModel.Output first = m.forward(in);
-        double firstS = (System.nanoTime() - t0) / 1e9;
-        int runs = Integer.getInteger("locore.bench.runs", 2);
-        double best = Double.MAX_VALUE;
-        for (int r = 0; r < runs; r++) {
-            t0 = System.nanoTime();
-            m.forward(in);
-            best = Math.min(best, (System.nanoTime() - t0) / 1e9);
+        return LocoreModel.create(cfg, params);
+    }
+
+    static LocoreInputs inputs(boolean withLabels) {
+        int h = 768;
+        INDArray positive = null;
+        if (withLabels) {
+            positive = Nd4j.zeros(DataType.LONG, 1, K);
+            for (int i = 0; i < K; i += 7) positive.putScalar(0, i, 1);
         }
-        assertEquals(5050, first.logits().size(1));
-        assertTrue(Double.isFinite(first.logits().sumNumber().doubleValue()));
-        String line = String.format("LocoreBenchmark.baseForward: 5120 tokens x 768 x %d layers, batch 1: first %.1f s "
-                + "(graph build), best of %d %.2f s, %d cores", layers, firstS, runs, best,
-                Runtime.getRuntime().availableProcessors());
-        LOG.info(line);
-        System.err.println(line);
+        return new LocoreInputs(Nd4j.randn(DataType.FLOAT, 1, D, h), Nd4j.zeros(DataType.LONG, 1, D),
+                Nd4j.zeros(DataType.LONG, 1, D), Nd4j.randn(DataType.FLOAT, 1, 1, h),
+                Nd4j.randn(DataType.FLOAT, 1, K, D, h), Nd4j.zeros(DataType.LONG, 1, K, D),
+                Nd4j.zeros(DataType.LONG, 1, K, D), Nd4j.randn(DataType.FLOAT, 1, K, 1, h), positive);
+    }
+
+    /**
+     * Matrix-product FLOPs of one forward at this geometry: the five n-row projections (query, key, value, global
+     * key, global value), the global-query projection of the G global rows, the output projection and the FFN,
+     * plus attention: banded (w-query blocks against 3w window keys and G global keys, scores and values) or dense
+     * (n x n), and the G global rows against all n keys.
+     */
+    static double gflop(int layers, boolean dense) {
+        double n = TOKENS, e = 768, ffn = 3072, hd = 64, heads = 12, w = 256, g = D + 2 + K;
+        double proj = 2 * n * e * 5 * e + 2 * g * e * e + 2 * n * e * e + 2 * 2 * n * e * ffn;
+        double local = dense ? 4 * n * n * hd * heads : 4 * n * (3 * w + g) * hd * heads;
+        double global = 4 * g * n * hd * heads;
+        return layers * (proj + local + global) / 1e9;
+    }
+
+    static String run(LocoreModel m, String variant, int runs, int layers) {
+        boolean grad = variant.equals("fwdbwd");
+        ForwardPath path = switch (variant) {
+            case "eager", "fwdbwd" -> ForwardPath.EAGER;
+            case "dense" -> ForwardPath.EAGER_DENSE;
+            case "graph" -> ForwardPath.GRAPH;
+            default -> throw new IllegalArgumentException("unknown variant " + variant);
+        };
+        LocoreInputs in = inputs(grad);
+        long c0first = cpuNanos();
+        long t0 = System.nanoTime();
+        double check = once(m, in, path, grad);
+        double firstS = (System.nanoTime() - t0) / 1e9;
+        double firstCpu = (cpuNanos() - c0first) / 1e9;
+        double best = runs == 0 ? firstS : Double.MAX_VALUE;
+        double total = runs == 0 ? firstS : 0;
+        double cpu = runs == 0 ? firstCpu : 0;
+        for (int r = 0; r < runs; r++) {
+            long c0 = cpuNanos();
+            t0 = System.nanoTime();
+            once(m, in, path, grad);
+            double s = (System.nanoTime() - t0) / 1e9;
+            cpu += (cpuNanos() - c0) / 1e9;
+            best = Math.min(best, s);
+            total += s;
+        }
+        double fl = gflop(layers, path == ForwardPath.EAGER_DENSE) * (grad ? 3 : 1);
+        runs = Math.max(runs, 1);
+        return String.format(Locale.ROOT, "%s: %d tokens x 768 x %d layers, batch 1: first %.2f s%s, mean %.2f s over"
+                        + " %d runs (best %.2f s), CPU %.1f s/run; %.0f GFLOP%s -> %.1f GFLOP/s at the mean, %.1f at the"
+                        + " best; check value %.4g; peak RSS so far %s; load %s",
+                variant, TOKENS, layers, firstS, path == ForwardPath.GRAPH || grad ? " (incl. graph build)" : "",
+                total / runs, runs, best, cpu / runs, fl, grad ? " (3x forward, nominal)" : "", fl / (total / runs),
+                fl / best, check, peakRss(), load());
+    }
+
+    private static double once(LocoreModel m, LocoreInputs in, ForwardPath path, boolean grad) {
+        if (grad) {
+            return m.gradients(in).loss();
+        }
+        return m.forward(in, path).logits().sumNumber().doubleValue();
+    }
+
+    /** Seconds per stage of the eager encoder (no embedding or classifier), summed over {@code runs} runs. */
+    static void profile(LocoreModel m, int layers, int runs) {
+        LocoreModel.Output o = m.forward(inputs(false));
+        LongformerExecutor ex = new LongformerExecutor(m.config().longformer(), layers, LocoreModel.ENCODER_PREFIX,
+                m.parameters()::get, LongformerExecutor.Attention.BANDED);
+        int slots = o.layout().globalSlots();
+        ex.run(o.inputsEmbeds(), o.attentionMask(), o.globalAttentionMask(), slots); // warm-up
+        Map<String, Double> warm = ex.stageSeconds();
+        long t0 = System.nanoTime();
+        for (int r = 0; r < runs; r++) {
+            ex.run(o.inputsEmbeds(), o.attentionMask(), o.globalAttentionMask(), slots);
+        }
+        double wall = (System.nanoTime() - t0) / 1e9 / runs;
+        System.out.printf(Locale.ROOT, "profile, %d layers, mean of %d runs: %.2f s per encoder pass (load %s)%n",
+                layers, runs, wall, load());
+        for (Map.Entry<String, Double> e : ex.stageSeconds().entrySet()) {
+            double s = (e.getValue() - warm.getOrDefault(e.getKey(), 0.0)) / runs;
+            System.out.printf(Locale.ROOT, "  %-40s %7.3f s  %5.1f%%%n", e.getKey(), s, 100 * s / wall);
+        }
+    }
+
+    static double gemmRate() {
+        INDArray a = Nd4j.randn(DataType.FLOAT, TOKENS, 768);
+        INDArray b = Nd4j.randn(DataType.FLOAT, 768, 3072);
+        INDArray c = Nd4j.create(DataType.FLOAT, TOKENS, 3072);
+        double best = Double.MAX_VALUE;
+        for (int i = 0; i < 6; i++) {
+            long t = System.nanoTime();
+            Nd4j.gemm(a, b, c, false, false, 1.0, 0.0);
+            best = Math.min(best, (System.nanoTime() - t) / 1e9);
+        }
+        return 2.0 * TOKENS * 768 * 3072 / best / 1e9;
+    }
+
+    private static long cpuNanos() {
+        return ((com.sun.management.OperatingSystemMXBean) ManagementFactory.getOperatingSystemMXBean())
+                .getProcessCpuTime();
+    }
+
+    static String load() {
+        try {
+            String[] f = Files.readString(Path.of("/proc/loadavg")).trim().split(" ");
+            return f[0] + " " + f[1] + " " + f[2];
+        } catch (Exception e) {
+            return "n/a";
+        }
+    }
+
+    static String peakRss() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+                if (line.startsWith("VmHWM:")) {
+                    long kb = Long.parseLong(line.replaceAll("[^0-9]", ""));
+                    return (kb >> 10) + " MiB";
+                }
+            }
+        } catch (Exception e) {
+            // not Linux
+        }
+        return "n/a";
     }
 }

@@ -1,0 +1,53 @@
+package org.locore.model.locore;
+
+import org.locore.model.longformer.LongformerConfig;
+import org.locore.model.longformer.LongformerExecutor;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.factory.Nd4j;
+import org.nd4j.linalg.indexing.NDArrayIndex;
+
+import java.util.Map;
+
+/**
+ * The inference forward pass of {@link LocoreModel} without SameDiff: the graph's input embedding
+ * ({@code features + scaleOneHot x scaleEmbedding + sep x SEP + pad x PAD}), {@link LongformerExecutor} and the
+ * classifier, on the model's live parameter arrays. Gives the graph's values (tested to 1e-4 on the fixtures).
+ */
+final class EagerForward {
+    private EagerForward() {
+    }
+
+    static LocoreModel.Output run(LocoreConfig config, Map<String, INDArray> params, int numScales,
+                                  SequenceLayout layout, SequenceLayout.Encoded enc,
+                                  LongformerExecutor.Attention attention) {
+        LongformerConfig c = config.longformer();
+        long b = enc.batch();
+        long n = layout.paddedLength();
+        long e = c.hiddenSize();
+        long bn = b * n;
+        INDArray embeds = Nd4j.createFromArray(enc.features()).reshape('c', bn, e);
+        INDArray scales = Nd4j.createFromArray(enc.scaleOneHot()).reshape('c', bn, numScales);
+        embeds.addi(scales.mmul(params.get(LocoreModel.SCALE_EMBEDDING)));
+        // outer products with a one-column indicator: each element is exactly indicator * vector
+        embeds.addi(Nd4j.createFromArray(enc.sep()).reshape('c', bn, 1)
+                .mmul(params.get(LocoreModel.SEP_EMBEDDING).reshape(1, e)));
+        embeds.addi(Nd4j.createFromArray(enc.pad()).reshape('c', bn, 1)
+                .mmul(params.get(LocoreModel.PAD_EMBEDDING).reshape(1, e)));
+        INDArray inputsEmbeds = embeds.reshape(b, n, e);
+        LongformerExecutor exec = new LongformerExecutor(c, config.layersKept(), LocoreModel.ENCODER_PREFIX,
+                name -> params.get(name), attention);
+        INDArray hidden = exec.run(inputsEmbeds, enc.attention(), enc.global(), layout.globalSlots());
+        INDArray logits = Nd4j.create(DataType.FLOAT, bn, 2);
+        Nd4j.gemm(hidden.reshape(bn, e), params.get(LocoreModel.CLASSIFIER_WEIGHT), logits, false, true, 1.0, 0.0);
+        logits.addiRowVector(params.get(LocoreModel.CLASSIFIER_BIAS));
+        int t = layout.tokens();
+        INDArray h = hidden.get(NDArrayIndex.all(), NDArrayIndex.interval(0, t), NDArrayIndex.all()).dup();
+        INDArray lg = logits.reshape(b, n, 2).get(NDArrayIndex.all(), NDArrayIndex.interval(0, t),
+                NDArrayIndex.all()).dup();
+        for (INDArray a : new INDArray[]{scales, hidden, logits}) {
+            if (a.closeable()) a.close();
+        }
+        return new LocoreModel.Output(layout, inputsEmbeds, enc.attention(), enc.global(), h, lg);
+    }
+}
