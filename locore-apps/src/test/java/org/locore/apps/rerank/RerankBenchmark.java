@@ -23,7 +23,7 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
  * ({@code --batch}). Two models: {@code locore_thin_real} (the real sequence geometry: D = 48, K = 100, 5120
  * tokens, window 512; hidden 64, 1 layer) and {@code locore_tiny_a} (hidden 32, 2 layers, D = 5, K = 7).
  * Random features; each configuration runs once untimed (graph build) and once timed. Skipped unless
- * {@code -Dlocore.bench=true}; prints one line per configuration for BENCHMARKS-rerank.md.
+ * {@code -Dlocore.bench=true}; prints one line per configuration for BENCHMARKS.md.
  */
 class RerankBenchmark {
 

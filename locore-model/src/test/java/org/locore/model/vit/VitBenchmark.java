@@ -14,7 +14,7 @@ import java.nio.file.Path;
  * memory. In the same run it measures the machine's GEMM rate (OpenBLAS sgemm through ND4J on the MLP shape
  * {@code [2260, 768] x [768, 3072]}), so that the forward's rate can be compared with it, and the process CPU
  * time per image (less sensitive than wall time to other jobs on a shared machine). Prints lines for
- * BENCHMARKS-vit.md.
+ * BENCHMARKS.md.
  *
  * <p>Run: {@code mvn -B -o -q -pl locore-model test-compile dependency:build-classpath -Dmdep.outputFile=target/cp.txt
  * && java -cp locore-model/target/test-classes:locore-model/target/classes:$(cat locore-model/target/cp.txt)
