@@ -1,11 +1,8 @@
 package org.locore.data.datavec;
 
-import org.datavec.api.conf.Configuration;
 import org.datavec.api.records.Record;
 import org.datavec.api.records.metadata.RecordMetaData;
 import org.datavec.api.records.metadata.RecordMetaDataIndex;
-import org.datavec.api.records.reader.BaseRecordReader;
-import org.datavec.api.split.InputSplit;
 import org.datavec.api.writable.IntWritable;
 import org.datavec.api.writable.NDArrayWritable;
 import org.datavec.api.writable.Writable;
@@ -16,12 +13,9 @@ import org.locore.model.io.FormatException;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
-import java.io.DataInputStream;
 import java.io.IOException;
 import java.io.UncheckedIOException;
-import java.net.URI;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
 import java.util.NoSuchElementException;
 import java.util.stream.IntStream;
@@ -36,7 +30,7 @@ import java.util.stream.IntStream;
  * ({@code [b], [b, D, dim], [b, D], [b, D], [b, G]}); reading in batches is far faster than per-record
  * writables. Memory is bounded by one batch: rows are read from the HDF5 file on demand.
  */
-public final class LocalFeatureRecordReader extends BaseRecordReader {
+public final class LocalFeatureRecordReader extends ArrayRecordReader {
     /** Position of each column in a record. */
     public static final int INDEX = 0, DESCRIPTORS = 1, SCALES = 2, MASK = 3, GLOBAL = 4;
 
@@ -45,7 +39,6 @@ public final class LocalFeatureRecordReader extends BaseRecordReader {
     private final int descriptors;
     private final int[] order;
     private int cursor;
-    private Configuration conf = new Configuration();
 
     /**
      * @param locals      the local feature file
@@ -78,21 +71,6 @@ public final class LocalFeatureRecordReader extends BaseRecordReader {
     /** Number of records (images) this reader streams. */
     public int size() {
         return order.length;
-    }
-
-    @Override
-    public void initialize(InputSplit split) {
-        // the files are given to the constructor
-    }
-
-    @Override
-    public void initialize(Configuration conf, InputSplit split) {
-        // the files are given to the constructor
-    }
-
-    @Override
-    public boolean batchesSupported() {
-        return true;
     }
 
     @Override
@@ -148,11 +126,6 @@ public final class LocalFeatureRecordReader extends BaseRecordReader {
     }
 
     @Override
-    public List<Writable> next() {
-        return nextRecord().getRecord();
-    }
-
-    @Override
     public Record nextRecord() {
         if (!hasNext()) throw new NoSuchElementException("no more images");
         int pos = cursor;
@@ -173,23 +146,8 @@ public final class LocalFeatureRecordReader extends BaseRecordReader {
     }
 
     @Override
-    public List<String> getLabels() {
-        return Collections.emptyList();
-    }
-
-    @Override
     public void reset() {
         cursor = 0;
-    }
-
-    @Override
-    public boolean resetSupported() {
-        return true;
-    }
-
-    @Override
-    public List<Writable> record(URI uri, DataInputStream dataInputStream) {
-        throw new UnsupportedOperationException("LocalFeatureRecordReader reads its HDF5 file, not streams");
     }
 
     @Override
@@ -201,25 +159,4 @@ public final class LocalFeatureRecordReader extends BaseRecordReader {
         return new org.datavec.api.records.impl.Record(single(image), meta);
     }
 
-    @Override
-    public List<Record> loadFromMetaData(List<RecordMetaData> metas) {
-        List<Record> out = new ArrayList<>(metas.size());
-        for (RecordMetaData m : metas) out.add(loadFromMetaData(m));
-        return out;
-    }
-
-    @Override
-    public void close() {
-        // the caller owns the files
-    }
-
-    @Override
-    public void setConf(Configuration conf) {
-        this.conf = conf;
-    }
-
-    @Override
-    public Configuration getConf() {
-        return conf;
-    }
 }

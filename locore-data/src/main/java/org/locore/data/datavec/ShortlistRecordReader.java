@@ -1,11 +1,8 @@
 package org.locore.data.datavec;
 
-import org.datavec.api.conf.Configuration;
 import org.datavec.api.records.Record;
 import org.datavec.api.records.metadata.RecordMetaData;
 import org.datavec.api.records.metadata.RecordMetaDataIndex;
-import org.datavec.api.records.reader.BaseRecordReader;
-import org.datavec.api.split.InputSplit;
 import org.datavec.api.writable.IntWritable;
 import org.datavec.api.writable.NDArrayWritable;
 import org.datavec.api.writable.Writable;
@@ -14,10 +11,8 @@ import org.locore.data.shortlist.Shortlist;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
-import java.io.DataInputStream;
 import java.net.URI;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.List;
 import java.util.NoSuchElementException;
 
@@ -26,7 +21,7 @@ import java.util.NoSuchElementException;
  * {@code [query index, gallery ids [M] long, similarities [M] double]} for its top {@code M} entries.
  * {@link #next(int)} returns an {@link NDArrayRecordBatch} with arrays {@code [b], [b, M], [b, M]}.
  */
-public final class ShortlistRecordReader extends BaseRecordReader {
+public final class ShortlistRecordReader extends ArrayRecordReader {
     /** Position of each column in a record. */
     public static final int QUERY = 0, IDS = 1, SIMILARITIES = 2;
 
@@ -36,7 +31,6 @@ public final class ShortlistRecordReader extends BaseRecordReader {
     private final int to;
     private final int top;
     private int cursor;
-    private Configuration conf = new Configuration();
 
     /**
      * @param shortlist the shortlist
@@ -65,21 +59,6 @@ public final class ShortlistRecordReader extends BaseRecordReader {
     /** All queries, all entries. */
     public ShortlistRecordReader(Shortlist shortlist) {
         this(shortlist, null, 0, shortlist.numQueries(), shortlist.length());
-    }
-
-    @Override
-    public void initialize(InputSplit split) {
-        // the shortlist is given to the constructor
-    }
-
-    @Override
-    public void initialize(Configuration conf, InputSplit split) {
-        // the shortlist is given to the constructor
-    }
-
-    @Override
-    public boolean batchesSupported() {
-        return true;
     }
 
     @Override
@@ -115,11 +94,6 @@ public final class ShortlistRecordReader extends BaseRecordReader {
     }
 
     @Override
-    public List<Writable> next() {
-        return nextRecord().getRecord();
-    }
-
-    @Override
     public Record nextRecord() {
         if (!hasNext()) throw new NoSuchElementException("no more queries");
         int q = cursor++;
@@ -145,44 +119,8 @@ public final class ShortlistRecordReader extends BaseRecordReader {
     }
 
     @Override
-    public List<Record> loadFromMetaData(List<RecordMetaData> metas) {
-        List<Record> out = new ArrayList<>(metas.size());
-        for (RecordMetaData m : metas) out.add(loadFromMetaData(m));
-        return out;
-    }
-
-    @Override
-    public List<String> getLabels() {
-        return Collections.emptyList();
-    }
-
-    @Override
     public void reset() {
         cursor = from;
     }
 
-    @Override
-    public boolean resetSupported() {
-        return true;
-    }
-
-    @Override
-    public List<Writable> record(URI uri, DataInputStream dataInputStream) {
-        throw new UnsupportedOperationException("ShortlistRecordReader reads a Shortlist, not streams");
-    }
-
-    @Override
-    public void close() {
-        // nothing held
-    }
-
-    @Override
-    public void setConf(Configuration conf) {
-        this.conf = conf;
-    }
-
-    @Override
-    public Configuration getConf() {
-        return conf;
-    }
 }
