@@ -15,7 +15,7 @@ import java.io.PrintWriter;
         description = "LOCORE long-context image re-ranking on the JVM.",
         subcommands = {Inspect.class, Score.class, ShortlistCommand.class, Evaluate.class,
                 org.locore.apps.gridsearch.GridSearch.class, org.locore.apps.rerank.Rerank.class,
-                org.locore.apps.demo.DemoCommand.class, CommandLine.HelpCommand.class})
+                org.locore.apps.demo.DemoCommand.class, org.locore.apps.train.Train.class, CommandLine.HelpCommand.class})
 public final class Main implements Runnable {
 
     @CommandLine.Spec
@@ -29,6 +29,8 @@ public final class Main implements Runnable {
     /** Builds the command line with the project's error handling (bad input: a one-line message, exit 2). */
     public static CommandLine commandLine() {
         CommandLine cl = new CommandLine(new Main());
+        // options from a file (@train.args) may be overridden by later ones on the command line
+        cl.setOverwrittenOptionsAllowed(true);
         cl.setExecutionExceptionHandler((ex, cmd, parsed) -> {
             PrintWriter err = cmd.getErr();
             Throwable t = ex;

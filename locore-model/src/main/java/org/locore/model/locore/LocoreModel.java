@@ -61,6 +61,11 @@ public final class LocoreModel {
 
     private LocoreModel(LocoreConfig config, Map<String, INDArray> parameters) {
         this.config = config;
+        // SameDiff copies views when they become variables: keep plain arrays so that every graph shares them
+        // and in-place updates (training) reach every graph
+        for (Map.Entry<String, INDArray> e : parameters.entrySet()) {
+            if (e.getValue().isView()) e.setValue(e.getValue().dup('c'));
+        }
         this.parameters = parameters;
         this.numScales = (int) parameters.get(SCALE_EMBEDDING).size(0);
     }
@@ -218,8 +223,15 @@ public final class LocoreModel {
         }
     }
 
-    /** Loss and gradients of one batch. */
-    public record Gradients(double loss, Map<String, INDArray> gradients) {
+    /**
+     * Loss and gradients of one batch.
+     *
+     * @param loss      the mean token cross-entropy
+     * @param gradients the gradient of every parameter
+     * @param scores    {@code [B, K]} the class-1 logit of each gallery image's last local token (max-end) in the
+     *                  same pass (with its dropout), for in-batch metrics
+     */
+    public record Gradients(double loss, Map<String, INDArray> gradients, INDArray scores) {
     }
 
     /** Runs the model on a batch (inference: no dropout). */
@@ -255,14 +267,33 @@ public final class LocoreModel {
         SequenceLayout.Encoded enc = layout.encode(in, numScales);
         Graph g = graph(in.batch(), layout, true, dropoutRng != null);
         Map<String, INDArray> feed = feed(g, layout, enc, dropoutRng);
-        var res = g.sd().calculateGradientsAndOutputs(feed, List.of("loss"), g.trainable());
+        var res = g.sd().calculateGradientsAndOutputs(feed, List.of("loss", "logits"), g.trainable());
         double loss = res.getOutputs().get("loss").getDouble(0);
+        INDArray logits = res.getOutputs().get("logits");
+        int d = layout.descriptors();
+        INDArray scores = Nd4j.create(DataType.FLOAT, in.batch(), layout.gallerySize());
+        for (int r = 0; r < in.batch(); r++) {
+            for (int i = 0; i < layout.gallerySize(); i++) {
+                scores.putScalar(r, i, logits.getFloat(r, layout.localPosition(i + 1, d - 1), 1));
+            }
+        }
         Map<String, INDArray> grads = new LinkedHashMap<>();
         for (Map.Entry<String, INDArray> p : parameters.entrySet()) {
             INDArray gr = res.getGradients().get(p.getKey());
             grads.put(p.getKey(), gr == null ? Nd4j.zeros(p.getValue().dataType(), p.getValue().shape()) : gr);
         }
-        return new Gradients(loss, grads);
+        return new Gradients(loss, grads, scores);
+    }
+
+    /**
+     * The SameDiff graph that {@link #gradients(LocoreInputs, Random)} runs for batches of this geometry (built on
+     * first use and cached; its variables are the live parameter arrays), e.g. for SameDiff listeners and the
+     * DL4J UI's graph view. Do not change it.
+     */
+    public SameDiff trainingGraph(int batch, int descriptors, int gallerySize, boolean dropout) {
+        SequenceLayout layout = new SequenceLayout(descriptors, gallerySize, config.longformer().maxAttentionWindow(),
+                config.queryGlobalAttention());
+        return graph(batch, layout, true, dropout).sd();
     }
 
     private SequenceLayout layoutFor(LocoreInputs in) {
@@ -321,7 +352,12 @@ public final class LocoreModel {
         SameDiff sd = SameDiff.create();
         Map<String, SDVariable> vars = new HashMap<>();
         for (Map.Entry<String, INDArray> p : parameters.entrySet()) {
-            vars.put(p.getKey(), sd.var(p.getKey(), p.getValue()));
+            SDVariable v = sd.var(p.getKey(), p.getValue());
+            if (v.getArr() != p.getValue()) {
+                throw new IllegalStateException("SameDiff copied parameter " + p.getKey());
+            }
+
+            vars.put(p.getKey(), v);
         }
         SDVariable features = sd.placeHolder("features", dt, b, n, e);
         SDVariable scales = sd.placeHolder("scale_onehot", dt, b * n, numScales);
