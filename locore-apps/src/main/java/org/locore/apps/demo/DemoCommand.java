@@ -29,10 +29,11 @@ import java.util.concurrent.Callable;
  * {@code generate} (the benchmark in the real file formats, {@link SyntheticLandmarks}), {@code global} (mAP of
  * the global shortlist), {@code local_baseline} (learning-free mutual-nearest-neighbour re-ranking of the top-k,
  * {@link LocalMatchBaseline}), then {@code train}, {@code gridsearch} and {@code rerank} through
- * {@link LocoreStages} when an implementation is available. Prints a table of Medium/Hard mAP and seconds per
+ * {@link LocoreStages} ({@link LocoreDemoStages} unless another implementation is given; skipped with
+ * {@code --no-locore}). Prints a table of Medium/Hard mAP and seconds per
  * stage and writes {@code report.json} in the output folder:
  * <pre>
- * {"global": {"medium": m, "hard": h}, "reranked": {"medium": m, "hard": h} or null when LOCORE did not run,
+ * {"global": {"medium": m, "hard": h}, "reranked": {"medium": m, "hard": h} or null with --no-locore,
  *  "local_baseline": {"medium": m, "hard": h}, "seconds": {stage: s}, "stages": {stage: "done" or "not run: why"},
  *  "config": {...}}
  * </pre>
@@ -41,7 +42,8 @@ import java.util.concurrent.Callable;
 @Command(name = "demo", mixinStandardHelpOptions = true,
         description = "End-to-end demo on a synthetic instance-retrieval benchmark in the real file formats: "
                 + "generates it, evaluates the global ranking, re-ranks the top of the shortlist with learning-free "
-                + "local matching (and with LOCORE once the train/gridsearch/rerank stages are integrated), prints "
+                + "local matching, trains a small LOCORE on its training split, grid-searches alpha/temperature on its "
+                + "validation split and sliding-re-ranks its test queries with it, prints "
                 + "Medium/Hard mAP and seconds per stage, and writes report.json in the output folder.")
 public final class DemoCommand implements Callable<Integer> {
     private static final Logger LOG = LoggerFactory.getLogger(DemoCommand.class);
