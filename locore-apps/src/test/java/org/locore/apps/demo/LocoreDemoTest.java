@@ -52,7 +52,7 @@ class LocoreDemoTest {
     @Test
     void everyStageRunsAndTheReportHasItsStructure() throws IOException {
         Path out = tmp.resolve("demo");
-        JsonNode report = demo(out, "--train-steps", "3");
+        JsonNode report = demo(out, "--train-steps", "3", "--top", "32");
         for (String part : List.of("global", "reranked")) {
             JsonNode m = report.get(part);
             assertTrue(m != null && m.isObject(), part + " in " + report);
@@ -69,12 +69,12 @@ class LocoreDemoTest {
         for (String f : List.of("config.json", "model.safetensors", "train_log.json")) {
             assertTrue(Files.isRegularFile(model.resolve(f)), f);
         }
-        assertTrue(Files.isRegularFile(out.resolve("gridsearch").resolve("best.json")));
-        assertTrue(Files.isRegularFile(out.resolve("rerank-medium").resolve("ranks_medium.pkl")));
-        assertTrue(Files.isRegularFile(out.resolve("rerank-hard").resolve("ranks_hard.pkl")));
+        assertTrue(Files.isRegularFile(model.resolve("gridsearch").resolve("best.json")));
+        assertTrue(Files.isRegularFile(model.resolve("rerank-medium").resolve("ranks_medium.pkl")));
+        assertTrue(Files.isRegularFile(model.resolve("rerank-hard").resolve("ranks_hard.pkl")));
         JsonNode log = new ObjectMapper().readTree(model.resolve("train_log.json").toFile());
         assertEquals(3, log.get("steps").size(), "three optimizer steps were run");
-        JsonNode best = new ObjectMapper().readTree(out.resolve("gridsearch").resolve("best.json").toFile());
+        JsonNode best = new ObjectMapper().readTree(model.resolve("gridsearch").resolve("best.json").toFile());
         assertTrue(best.get("alpha").asDouble() >= 0 && best.get("alpha").asDouble() <= 1, best.toString());
     }
 
