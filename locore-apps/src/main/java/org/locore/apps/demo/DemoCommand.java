@@ -120,7 +120,7 @@ public final class DemoCommand implements Callable<Integer> {
             description = "cosine a local match needs in the local-matching baseline (default: ${DEFAULT-VALUE})")
     double matchThreshold;
 
-    @Option(names = "--train-seconds", paramLabel = "S", defaultValue = "600",
+    @Option(names = "--train-seconds", paramLabel = "S", defaultValue = "480",
             description = "time budget of the LOCORE training stage: training stops after the chunk that passes it "
                     + "(default: ${DEFAULT-VALUE})")
     double trainSeconds;

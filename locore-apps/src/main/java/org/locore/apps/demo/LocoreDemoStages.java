@@ -70,7 +70,7 @@ public final class LocoreDemoStages implements LocoreStages {
 
         /** The demo's default: 2 layers, 4 heads, D = 8, K = 16, window of two image blocks. */
         public static Settings defaults() {
-            return new Settings(2, 4, 20, 8, 16, 300, 100, 8, 1, 5e-3, 10, 0.0, 8, 100);
+            return new Settings(2, 4, 20, 8, 16, 300, 50, 8, 1, 5e-3, 10, 0.0, 8, 100);
         }
 
         /** The small configuration of the tests. */
@@ -164,7 +164,7 @@ public final class LocoreDemoStages implements LocoreStages {
                     "--gallery", Integer.toString(settings.gallery()), "--seed", Long.toString(seed),
                     "--checkpoint-every", "0", "--keep", "1"));
             if (done > 0) args.add("--resume");
-            run(args);
+            runQuietly(args);
             done = target;
             double elapsed = (System.nanoTime() - start) / 1e9;
             if (done < settings.steps() && elapsed >= seconds) {
@@ -233,6 +233,20 @@ public final class LocoreDemoStages implements LocoreStages {
                     "--distractor-global", s.global("distractors").toString()));
         }
         return a;
+    }
+
+    /**
+     * {@link #run} with {@code System.out} muted: SameDiff 1.0.0-M2.1 prints a line per differentiated op to it
+     * whenever a gradient graph is built (hundreds per training chunk), which would bury the demo's table.
+     */
+    private static void runQuietly(List<String> args) {
+        java.io.PrintStream stdout = System.out;
+        System.setOut(new java.io.PrintStream(java.io.OutputStream.nullOutputStream()));
+        try {
+            run(args);
+        } finally {
+            System.setOut(stdout);
+        }
     }
 
     /** Runs a {@code locore} command; its output goes to the log, a failure becomes an exception. */
