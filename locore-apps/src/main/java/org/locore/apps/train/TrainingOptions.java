@@ -51,18 +51,6 @@ public record TrainingOptions(long steps, int batch, int accumulate, LearningRat
         return (long) batch * accumulate;
     }
 
-    /** This run with another step count. */
-    public TrainingOptions withSteps(long n) {
-        return new TrainingOptions(n, batch, accumulate, schedule, weightDecay, beta1, beta2, eps, clip, dropout,
-                seed, checkpointEvery, keep);
-    }
-
-    /** This run with other checkpointing. */
-    public TrainingOptions withCheckpoints(long every, int kept) {
-        return new TrainingOptions(steps, batch, accumulate, schedule, weightDecay, beta1, beta2, eps, clip, dropout,
-                seed, every, kept);
-    }
-
     /** The options as JSON (stored in every checkpoint). */
     public ObjectNode toJson() {
         ObjectNode n = JSON.createObjectNode();

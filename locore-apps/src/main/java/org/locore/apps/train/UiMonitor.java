@@ -16,6 +16,8 @@ import org.nd4j.autodiff.listeners.Loss;
 import org.nd4j.autodiff.listeners.Operation;
 import org.nd4j.autodiff.listeners.impl.UIListener;
 import org.nd4j.autodiff.samediff.SameDiff;
+import org.nd4j.autodiff.samediff.TrainingConfig;
+import org.nd4j.linalg.learning.config.Adam;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.dataset.api.MultiDataSet;
 import org.nd4j.linalg.factory.Nd4j;
@@ -41,8 +43,9 @@ import java.util.UUID;
  * UI's {@code /train} dashboard reads, after an {@link SbeStatsInitializationReport} at the start. It also drives a
  * SameDiff {@link UIListener}, whose log file the UI's {@code /samediff} page opens (graph and loss curve).
  *
- * <p>Parameter names are shown as {@code LAYER_PARAM} (e.g. {@code encoder.layer.0.attention.self.query_weight})
- * because the dashboard groups parameters by the text before the last underscore.
+ * <p>Parameter names are shown DL4J-style as {@code LAYER_PARAM} with {@code W} for weights and {@code b} for
+ * biases (e.g. {@code encoder.layer.0.attention.self.query_W}): the dashboard charts update:parameter ratios for
+ * names ending in {@code W} only.
  */
 public final class UiMonitor extends BaseListener implements TrainingListener, AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(UiMonitor.class);
@@ -143,6 +146,12 @@ public final class UiMonitor extends BaseListener implements TrainingListener, A
         init.reportModelInfo(SameDiff.class.getName(), "", names.toArray(new String[0]),
                 model.config().longformer().numLayers(), numParams);
         storage.putStaticInfo(init);
+        if (graph.getTrainingConfig() == null) {
+            // descriptive only (UIListener reads the updater); our own loop does the training
+            graph.setTrainingConfig(new TrainingConfig.Builder().skipBuilderValidation(true)
+                    .updater(new Adam(options.schedule().baseLr(), options.beta1(), options.beta2(), options.eps()))
+                    .minimize("loss").build());
+        }
         uiListener = UIListener.builder(logFile.toFile()).plotLosses(1).build();
     }
 
@@ -178,7 +187,7 @@ public final class UiMonitor extends BaseListener implements TrainingListener, A
         Map<String, Double> lrs = new LinkedHashMap<>();
         Map<String, Double> pMean = new LinkedHashMap<>(), pStd = new LinkedHashMap<>(), pMag = new LinkedHashMap<>();
         Map<String, Double> uMean = new LinkedHashMap<>(), uStd = new LinkedHashMap<>(), uMag = new LinkedHashMap<>();
-        Map<String, Double> gMag = new LinkedHashMap<>();
+        Map<String, Double> gMag = new LinkedHashMap<>(), gStd = new LinkedHashMap<>();
         Map<String, Histogram> pHist = new LinkedHashMap<>(), uHist = new LinkedHashMap<>();
         for (Map.Entry<String, INDArray> e : currentParams.entrySet()) {
             String n = uiName(e.getKey());
@@ -196,7 +205,10 @@ public final class UiMonitor extends BaseListener implements TrainingListener, A
                 uHist.put(n, histogram(u));
             }
             INDArray g = currentGradients == null ? null : currentGradients.get(e.getKey());
-            if (g != null) gMag.put(n, g.norm1Number().doubleValue() / g.length());
+            if (g != null) {
+                gMag.put(n, g.norm1Number().doubleValue() / g.length());
+                gStd.put(n, g.length() > 1 ? g.stdNumber().doubleValue() : 0.0);
+            }
         }
         r.reportLearningRates(lrs);
         r.reportMean(StatsType.Parameters, pMean);
@@ -209,7 +221,10 @@ public final class UiMonitor extends BaseListener implements TrainingListener, A
             r.reportMeanMagnitudes(StatsType.Updates, uMag);
             r.reportHistograms(StatsType.Updates, uHist);
         }
-        if (!gMag.isEmpty()) r.reportMeanMagnitudes(StatsType.Gradients, gMag);
+        if (!gMag.isEmpty()) {
+            r.reportMeanMagnitudes(StatsType.Gradients, gMag);
+            r.reportStdev(StatsType.Gradients, gStd);
+        }
         Runtime rt = Runtime.getRuntime();
         r.reportMemoryUse(rt.totalMemory() - rt.freeMemory(), rt.maxMemory(), offHeapUsed(), offHeapMax(),
                 new long[0], new long[0]);
@@ -246,7 +261,14 @@ public final class UiMonitor extends BaseListener implements TrainingListener, A
                 : name.startsWith("language_model.") ? name.substring("language_model.".length()) : name;
         n = n.replace('_', '-');
         int dot = n.lastIndexOf('.');
-        return dot < 0 ? n + "_value" : n.substring(0, dot) + "_" + n.substring(dot + 1);
+        if (dot < 0) return n + "_value";
+        String param = n.substring(dot + 1);
+        param = switch (param) {
+            case "weight" -> "W";
+            case "bias" -> "b";
+            default -> param;
+        };
+        return n.substring(0, dot) + "_" + param;
     }
 
     private static long offHeapUsed() {

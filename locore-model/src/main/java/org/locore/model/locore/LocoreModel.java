@@ -288,7 +288,8 @@ public final class LocoreModel {
     /**
      * The SameDiff graph that {@link #gradients(LocoreInputs, Random)} runs for batches of this geometry (built on
      * first use and cached; its variables are the live parameter arrays), e.g. for SameDiff listeners and the
-     * DL4J UI's graph view. Do not change it.
+     * DL4J UI's graph view. Do not change its structure or variables (a descriptive {@code TrainingConfig} for
+     * listeners is harmless: {@link #gradients} does not use one).
      */
     public SameDiff trainingGraph(int batch, int descriptors, int gallerySize, boolean dropout) {
         SequenceLayout layout = new SequenceLayout(descriptors, gallerySize, config.longformer().maxAttentionWindow(),
