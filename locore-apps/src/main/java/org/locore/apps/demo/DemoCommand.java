@@ -126,7 +126,7 @@ public final class DemoCommand implements Callable<Integer> {
     double trainSeconds;
 
     @Option(names = "--train-steps", paramLabel = "N",
-            description = "optimizer steps of the LOCORE training (default: 300; small: 120)")
+            description = "optimizer steps of the LOCORE training (default: 300; small: 150)")
     Long trainSteps;
 
     @Option(names = "--locore-layers", paramLabel = "N", description = "encoder layers of the demo's LOCORE (default: 2)")

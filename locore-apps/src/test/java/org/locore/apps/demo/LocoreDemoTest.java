@@ -29,7 +29,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * model does not learn to match local descriptors yet (README, demo section).
  */
 class LocoreDemoTest {
-    /** mAP gain required on Medium and Hard (fractions of 1); see the margin note in the README's demo section. */
+    /** mAP gain required on Medium and Hard (fractions of 1); not yet calibrated over seeds (the claim does not hold yet). */
     static final double MARGIN = 0.05;
 
     @TempDir
