@@ -29,10 +29,11 @@ import java.util.concurrent.Callable;
  * {@code generate} (the benchmark in the real file formats, {@link SyntheticLandmarks}), {@code global} (mAP of
  * the global shortlist), {@code local_baseline} (learning-free mutual-nearest-neighbour re-ranking of the top-k,
  * {@link LocalMatchBaseline}), then {@code train}, {@code gridsearch} and {@code rerank} through
- * {@link LocoreStages} when an implementation is available. Prints a table of Medium/Hard mAP and seconds per
+ * {@link LocoreStages} ({@link LocoreDemoStages} unless another implementation is given; skipped with
+ * {@code --no-locore}). Prints a table of Medium/Hard mAP and seconds per
  * stage and writes {@code report.json} in the output folder:
  * <pre>
- * {"global": {"medium": m, "hard": h}, "reranked": {"medium": m, "hard": h} or null when LOCORE did not run,
+ * {"global": {"medium": m, "hard": h}, "reranked": {"medium": m, "hard": h} or null with --no-locore,
  *  "local_baseline": {"medium": m, "hard": h}, "seconds": {stage: s}, "stages": {stage: "done" or "not run: why"},
  *  "config": {...}}
  * </pre>
@@ -41,7 +42,8 @@ import java.util.concurrent.Callable;
 @Command(name = "demo", mixinStandardHelpOptions = true,
         description = "End-to-end demo on a synthetic instance-retrieval benchmark in the real file formats: "
                 + "generates it, evaluates the global ranking, re-ranks the top of the shortlist with learning-free "
-                + "local matching (and with LOCORE once the train/gridsearch/rerank stages are integrated), prints "
+                + "local matching, trains a small LOCORE on its training split, grid-searches alpha/temperature on its "
+                + "validation split and sliding-re-ranks its test queries with it, prints "
                 + "Medium/Hard mAP and seconds per stage, and writes report.json in the output folder.")
 public final class DemoCommand implements Callable<Integer> {
     private static final Logger LOG = LoggerFactory.getLogger(DemoCommand.class);
@@ -118,28 +120,63 @@ public final class DemoCommand implements Callable<Integer> {
             description = "cosine a local match needs in the local-matching baseline (default: ${DEFAULT-VALUE})")
     double matchThreshold;
 
-    @Option(names = "--train-seconds", paramLabel = "S", defaultValue = "300",
-            description = "time budget of the LOCORE training stage (default: ${DEFAULT-VALUE})")
+    @Option(names = "--train-seconds", paramLabel = "S", defaultValue = "480",
+            description = "time budget of the LOCORE training stage: training stops after the chunk that passes it "
+                    + "(default: ${DEFAULT-VALUE})")
     double trainSeconds;
+
+    @Option(names = "--train-steps", paramLabel = "N",
+            description = "optimizer steps of the LOCORE training (default: 300; small: 150)")
+    Long trainSteps;
+
+    @Option(names = "--locore-layers", paramLabel = "N", description = "encoder layers of the demo's LOCORE (default: 2)")
+    Integer locoreLayers;
+    @Option(names = "--locore-d", paramLabel = "D", description = "local descriptors per image in a LOCORE sequence (default: 8)")
+    Integer locoreD;
+    @Option(names = "--locore-k", paramLabel = "K",
+            description = "gallery images per LOCORE sequence, also the re-ranking window (default: 16)")
+    Integer locoreK;
+    @Option(names = "--locore-window", paramLabel = "W",
+            description = "two-sided attention window in tokens (an image block is D + 2) (default: 20)")
+    Integer locoreWindow;
+    @Option(names = "--lr", paramLabel = "X", description = "learning rate of the LOCORE training (default: 5e-3)")
+    Double lr;
+    @Option(names = "--train-batch", paramLabel = "B", description = "sequences per training step (default: 8)")
+    Integer trainBatch;
+
+    @Option(names = "--no-locore", description = "skip the LOCORE stages (train, gridsearch, rerank)")
+    boolean noLocore;
 
     @Spec
     CommandSpec spec;
 
-    /** The LOCORE stages, or null while they are not integrated (see {@link LocoreStages}). */
+    /** The LOCORE stages given to the constructor, or null for {@link LocoreDemoStages} from the options. */
     private final LocoreStages locore;
 
-    /** The demo as {@code bin/locore demo} runs it today: the LOCORE stages are not integrated yet. */
+    /** The demo as {@code bin/locore demo} runs it: the LOCORE stages are {@link LocoreDemoStages}. */
     public DemoCommand() {
         this(null);
     }
 
     /**
-     * INTEGRATION POINT: the demo with the LOCORE stages (train, grid search, sliding re-ranking).
+     * The demo with other LOCORE stages (train, grid search, sliding re-ranking).
      *
-     * @param locore the stages, or null to report them as not run
+     * @param locore the stages, or null for {@link LocoreDemoStages} configured by the options
      */
     public DemoCommand(LocoreStages locore) {
         this.locore = locore;
+    }
+
+    /** The LOCORE stages the options describe (default or small settings, --train-steps, --top). */
+    LocoreDemoStages.Settings stageSettings() {
+        LocoreDemoStages.Settings s = small ? LocoreDemoStages.Settings.small() : LocoreDemoStages.Settings.defaults();
+        if (trainSteps != null) s = s.withSteps(trainSteps);
+        s = new LocoreDemoStages.Settings(locoreLayers != null ? locoreLayers : s.layers(), s.heads(),
+                locoreWindow != null ? locoreWindow : s.window(), locoreD != null ? locoreD : s.descriptors(),
+                locoreK != null ? locoreK : s.gallery(), s.steps(), s.chunkSteps(),
+                trainBatch != null ? trainBatch : s.batch(), s.accumulate(), lr != null ? lr : s.lr(), s.warmup(),
+                s.dropout(), s.stride(), s.top());
+        return s.withTop(top);
     }
 
     /** The benchmark configuration the options describe. */
@@ -191,19 +228,19 @@ public final class DemoCommand implements Callable<Integer> {
             progress.finish();
             t = done(LOCAL_BASELINE, t, seconds, stages);
 
-            if (locore == null) {
-                String why = "not run: the LOCORE train/gridsearch/rerank stages are not integrated yet "
-                        + "(issue 6; see LocoreStages)";
+            LocoreStages stagesImpl = noLocore ? null : locore != null ? locore : new LocoreDemoStages(stageSettings());
+            if (stagesImpl == null) {
+                String why = "not run: --no-locore";
                 stages.put(TRAIN, why);
                 stages.put(GRIDSEARCH, why);
                 stages.put(RERANK, why);
             } else {
-                Path model = locore.train(files, out.resolve("model"), seed, trainSeconds);
+                Path model = stagesImpl.train(files, out.resolve("model"), seed, trainSeconds);
                 t = done(TRAIN, t, seconds, stages);
-                Fusion fusion = locore.gridSearch(files, model);
+                Fusion fusion = stagesImpl.gridSearch(files, model);
                 t = done(GRIDSEARCH, t, seconds, stages);
                 for (Protocol p : protocols) {
-                    reranked.put(p, eval.evaluate(locore.rerank(files, model, fusion, p), p).map());
+                    reranked.put(p, eval.evaluate(stagesImpl.rerank(files, model, fusion, p), p).map());
                 }
                 done(RERANK, t, seconds, stages);
             }

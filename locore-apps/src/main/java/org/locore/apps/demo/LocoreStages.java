@@ -7,10 +7,9 @@ import java.io.IOException;
 import java.nio.file.Path;
 
 /**
- * INTEGRATION POINT of the demo (issue 6): the LOCORE stages that the {@code train}, {@code gridsearch} and
- * {@code rerank} commands provide (branches {@code train} and {@code rerank}, not merged yet). {@link DemoCommand}
- * runs them when an implementation is given and otherwise reports them as not run; nothing here is a stand-in.
- * An implementation wires the real classes to the synthetic benchmark's files ({@link BenchmarkFiles}).
+ * The LOCORE stages of the demo: training, alpha/temperature grid search and sliding re-ranking on the synthetic
+ * benchmark's files ({@link BenchmarkFiles}). {@link LocoreDemoStages} runs them with the project's {@code train},
+ * {@code gridsearch} and {@code rerank} commands; {@link DemoCommand} uses it unless given another implementation.
  */
 public interface LocoreStages {
     /**

@@ -58,20 +58,21 @@ class DemoCommandTest {
     @Test
     void smallDemoWritesTheReportAndFilesTheReadersAccept() throws IOException {
         Path out = tmp.resolve("demo");
-        Run r = run(Main.commandLine(), "demo", "--out", out.toString(), "--small", "--seed", "3", "--top", "50");
+        Run r = run(Main.commandLine(), "demo", "--out", out.toString(), "--small", "--seed", "3", "--top", "50",
+                "--no-locore");
         assertEquals(0, r.code(), r.err());
         assertTrue(r.out().contains("global only") && r.out().contains("LOCORE re-ranked"), r.out());
 
         JsonNode report = new ObjectMapper().readTree(out.resolve("report.json").toFile());
         assertMaps(report.get("global"), "global");
         assertMaps(report.get("local_baseline"), "local_baseline");
-        assertTrue(report.get("reranked").isNull(), "LOCORE did not run: reranked is null");
+        assertTrue(report.get("reranked").isNull(), "--no-locore: reranked is null");
         assertEquals(List.of("generate", "global", "local_baseline"), iterate(report.get("seconds")));
         for (JsonNode s : report.get("seconds")) assertTrue(s.isNumber() && s.asDouble() >= 0);
         JsonNode stages = report.get("stages");
         assertEquals(List.of("generate", "global", "local_baseline", "train", "gridsearch", "rerank"), iterate(stages));
         assertEquals("done", stages.get("local_baseline").asText());
-        assertTrue(stages.get("train").asText().startsWith("not run"), stages.toString());
+        assertEquals("not run: --no-locore", stages.get("train").asText());
         assertEquals(3, report.get("config").get("seed").asLong());
         assertEquals(50, report.get("config").get("top").asInt());
         for (Protocol p : new Protocol[]{Protocol.MEDIUM, Protocol.HARD}) {
