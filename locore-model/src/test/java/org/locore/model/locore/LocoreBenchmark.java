@@ -64,7 +64,7 @@ public final class LocoreBenchmark {
         System.out.printf(Locale.ROOT, "threads: %d cores, ND4J max threads %d, OMP_NUM_THREADS=%s, load %s%n",
                 Runtime.getRuntime().availableProcessors(), Nd4j.getEnvironment().maxThreads(),
                 System.getenv("OMP_NUM_THREADS"), load());
-        double gemm = gemmRate();
+        double gemm = org.locore.testing.GemmRate.measure(TOKENS);
         System.out.printf(Locale.ROOT, "GEMM [5120,768]x[768,3072] via Nd4j.gemm: best of 6 %.1f GFLOP/s (load %s)%n",
                 gemm, load());
         LocoreModel m = model(layers);
@@ -73,7 +73,7 @@ public final class LocoreBenchmark {
             return;
         }
         System.out.println(run(m, variant, runs, layers));
-        double gemmAfter = gemmRate();
+        double gemmAfter = org.locore.testing.GemmRate.measure(TOKENS);
         System.out.printf(Locale.ROOT, "GEMM again after the runs: %.1f GFLOP/s; peak RSS %s; load %s%n", gemmAfter,
                 peakRss(), load());
     }
@@ -179,19 +179,6 @@ public final class LocoreBenchmark {
             double s = (e.getValue() - warm.getOrDefault(e.getKey(), 0.0)) / runs;
             System.out.printf(Locale.ROOT, "  %-40s %7.3f s  %5.1f%%%n", e.getKey(), s, 100 * s / wall);
         }
-    }
-
-    static double gemmRate() {
-        INDArray a = Nd4j.randn(DataType.FLOAT, TOKENS, 768);
-        INDArray b = Nd4j.randn(DataType.FLOAT, 768, 3072);
-        INDArray c = Nd4j.create(DataType.FLOAT, TOKENS, 3072);
-        double best = Double.MAX_VALUE;
-        for (int i = 0; i < 6; i++) {
-            long t = System.nanoTime();
-            Nd4j.gemm(a, b, c, false, false, 1.0, 0.0);
-            best = Math.min(best, (System.nanoTime() - t) / 1e9);
-        }
-        return 2.0 * TOKENS * 768 * 3072 / best / 1e9;
     }
 
     private static long cpuNanos() {

@@ -37,7 +37,7 @@ public final class VitBenchmark {
         int[] threads = args.length > 1 ? java.util.Arrays.stream(args[1].split(",")).mapToInt(Integer::parseInt).toArray()
                 : new int[]{Nd4j.getEnvironment().maxThreads()};
         setThreads(threads[0]);
-        double gemm = gemmRate();
+        double gemm = org.locore.testing.GemmRate.measure(TOKENS);
         long t0 = System.nanoTime();
         Dinov2Vit vit = Dinov2Vit.random(VitConfig.vitB14Reg4(), 1);
         AmesDetector det = AmesDetector.random(768, 2);
@@ -59,7 +59,7 @@ public final class VitBenchmark {
             }
         }
         setThreads(threads[0]);
-        double gemmAfter = gemmRate();
+        double gemmAfter = org.locore.testing.GemmRate.measure(TOKENS);
         double gflop = forwardGflop(VitConfig.vitB14Reg4(), TOKENS);
         System.out.printf("GEMM [%d,768]x[768,3072] via Nd4j.gemm, %d threads: best %.1f GFLOP/s before, %.1f after "
                 + "the forwards%n", TOKENS, threads[0], gemm, gemmAfter);
@@ -90,19 +90,6 @@ public final class VitBenchmark {
         double patch = 2.0 * (t - 5) * w * 3 * c.patchSize() * c.patchSize();
         double detector = 2.0 * (t - 5) * w * w;
         return (perBlock * c.depth() + patch + detector) / 1e9;
-    }
-
-    static double gemmRate() {
-        INDArray a = Nd4j.randn(DataType.FLOAT, TOKENS, 768);
-        INDArray b = Nd4j.randn(DataType.FLOAT, 768, 3072);
-        INDArray c = Nd4j.create(DataType.FLOAT, TOKENS, 3072);
-        double best = Double.MAX_VALUE;
-        for (int i = 0; i < 6; i++) {
-            long t = System.nanoTime();
-            Nd4j.gemm(a, b, c, false, false, 1.0, 0.0);
-            best = Math.min(best, (System.nanoTime() - t) / 1e9);
-        }
-        return 2.0 * TOKENS * 768 * 3072 / best / 1e9;
     }
 
     private static double[] once(Dinov2Vit vit, AmesDetector det, INDArray image) {
