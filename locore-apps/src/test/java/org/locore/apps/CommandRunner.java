@@ -16,7 +16,11 @@ public final class CommandRunner {
 
     /** Runs {@code locore ARGS...}. */
     public static Run run(String... args) {
-        CommandLine cl = Main.commandLine();
+        return run(Main.commandLine(), args);
+    }
+
+    /** Runs a given command line (e.g. one command built with test doubles). */
+    public static Run run(CommandLine cl, String... args) {
         StringWriter out = new StringWriter();
         StringWriter err = new StringWriter();
         cl.setOut(new PrintWriter(out));

@@ -13,32 +13,21 @@ import org.locore.data.groundtruth.Protocol;
 import org.locore.data.shortlist.ShortlistFile;
 import org.locore.model.locore.Fusion;
 import picocli.CommandLine;
+import org.locore.apps.CommandRunner.Run;
 
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Path;
 import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.locore.apps.CommandRunner.run;
 
 /** {@code locore demo} on the small configuration: its report and the files it writes. */
 class DemoCommandTest {
     @TempDir
     Path tmp;
 
-    private record Run(int code, String out, String err) {
-    }
-
-    private static Run run(CommandLine cl, String... args) {
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        cl.setOut(new PrintWriter(out));
-        cl.setErr(new PrintWriter(err));
-        int code = cl.execute(args);
-        return new Run(code, out.toString(), err.toString());
-    }
 
     private static void assertMaps(JsonNode node, String what) {
         assertTrue(node.isObject(), what + " is an object");

@@ -4,7 +4,6 @@ import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.locore.apps.Main;
 import org.locore.data.features.GlobalDescriptors;
 import org.locore.data.features.ImageFeatures;
 import org.locore.data.features.LocalFeatures;
@@ -19,11 +18,9 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 import org.locore.testing.Fixtures;
 import org.locore.testing.Pickles;
-import picocli.CommandLine;
+import org.locore.apps.CommandRunner.Run;
 
 import java.io.IOException;
-import java.io.PrintWriter;
-import java.io.StringWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -36,6 +33,7 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.locore.apps.CommandRunner.run;
 
 /**
  * {@code locore extract} end to end on the tiny DINOv2 + detector fixtures: the files read back through
@@ -57,18 +55,6 @@ class ExtractTest {
     static Path fullOut;
     static Run fullRun;
 
-    record Run(int code, String out, String err) {
-    }
-
-    static Run run(String... args) {
-        CommandLine cl = Main.commandLine();
-        StringWriter out = new StringWriter();
-        StringWriter err = new StringWriter();
-        cl.setOut(new PrintWriter(out));
-        cl.setErr(new PrintWriter(err));
-        int code = cl.execute(args);
-        return new Run(code, out.toString(), err.toString());
-    }
 
     static String[] args(Path list, Path out, String... more) {
         List<String> a = new ArrayList<>(List.of("extract", "--images", images.toString(), "--list", list.toString(),
