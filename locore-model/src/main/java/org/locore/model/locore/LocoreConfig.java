@@ -1,13 +1,10 @@
 package org.locore.model.locore;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import com.fasterxml.jackson.databind.ObjectMapper;
 import org.locore.model.io.FormatException;
 import org.locore.model.longformer.LongformerConfig;
 
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 
 /**
@@ -21,7 +18,6 @@ import java.nio.file.Path;
  */
 public record LocoreConfig(LongformerConfig longformer, int descriptors, int gallerySize,
                            boolean queryGlobalAttention, int layersKept) {
-    private static final ObjectMapper JSON = new ObjectMapper();
 
     /** Validates the sizes. */
     public LocoreConfig {
@@ -59,14 +55,7 @@ public record LocoreConfig(LongformerConfig longformer, int descriptors, int gal
      * released defaults.
      */
     public static LocoreConfig read(Path file) throws IOException {
-        JsonNode root;
-        try {
-            root = JSON.readTree(Files.readAllBytes(file));
-        } catch (NoSuchFileException e) {
-            throw new FormatException(file, "no such file");
-        } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
-            throw new FormatException(file, "not valid JSON: " + e.getOriginalMessage());
-        }
+        JsonNode root = LongformerConfig.readJson(file);
         LongformerConfig lf = LongformerConfig.fromJson(root, file);
         int d = root.path("d").asInt(48);
         int k = root.path("k").asInt(100);

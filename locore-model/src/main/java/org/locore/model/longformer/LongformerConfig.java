@@ -87,15 +87,18 @@ public record LongformerConfig(int hiddenSize, int numLayers, int numHeads, int 
      * @throws FormatException naming the file and the missing or invalid key
      */
     public static LongformerConfig read(Path file) throws IOException {
-        JsonNode root;
+        return fromJson(readJson(file), file);
+    }
+
+    /** Parses a JSON configuration file, reporting a missing file or invalid JSON as a {@link FormatException}. */
+    public static JsonNode readJson(Path file) throws IOException {
         try {
-            root = JSON.readTree(Files.readAllBytes(file));
+            return JSON.readTree(Files.readAllBytes(file));
         } catch (NoSuchFileException e) {
             throw new FormatException(file, "no such file");
         } catch (com.fasterxml.jackson.core.JsonProcessingException e) {
             throw new FormatException(file, "not valid JSON: " + e.getOriginalMessage());
         }
-        return fromJson(root, file);
     }
 
     /** Parses a config object (or an object with a {@code config} key); {@code file} names it in errors. */
