@@ -24,9 +24,22 @@ final class EagerTraining {
     private EagerTraining() {
     }
 
+    /** The encoder's training pass over the model's parameters. */
+    static LongformerBackprop encoder(LocoreConfig config, Map<String, INDArray> params,
+                                      LongformerBackprop.Checkpointing checkpointing) {
+        return new LongformerBackprop(config.longformer(), config.layersKept(), LocoreModel.ENCODER_PREFIX,
+                params::get, checkpointing);
+    }
+
+    /**
+     * Loss, gradients and max-end scores of one batch.
+     *
+     * @param encoder    {@link #encoder} of the same parameters
+     * @param dropoutRng the dropout generator, or null
+     */
     static LocoreModel.Gradients run(LocoreConfig config, Map<String, INDArray> params, int numScales,
                                      SequenceLayout layout, SequenceLayout.Encoded enc, Random dropoutRng,
-                                     LongformerBackprop.Checkpointing checkpointing) {
+                                     LongformerBackprop encoder) {
         LongformerConfig c = config.longformer();
         DataType dt = params.get(LocoreModel.CLASSIFIER_WEIGHT).dataType();
         int b = enc.batch();
@@ -39,8 +52,6 @@ final class EagerTraining {
         }
 
         INDArray embeds = EagerForward.inputsEmbeds(params, numScales, enc, n, e, dt);
-        LongformerBackprop encoder = new LongformerBackprop(c, config.layersKept(), LocoreModel.ENCODER_PREFIX,
-                params::get, checkpointing);
         INDArray hidden = encoder.forward(embeds.reshape(b, n, e), enc.attention(), enc.global(),
                 layout.globalSlots(), dropoutRng).reshape(bn, e);
         free(embeds);

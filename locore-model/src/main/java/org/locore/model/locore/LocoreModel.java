@@ -340,7 +340,8 @@ public final class LocoreModel {
         }
         SequenceLayout layout = layoutFor(in);
         SequenceLayout.Encoded enc = layout.encode(in, numScales);
-        return EagerTraining.run(config, parameters, numScales, layout, enc, dropoutRng, checkpointing);
+        return EagerTraining.run(config, parameters, numScales, layout, enc, dropoutRng,
+                EagerTraining.encoder(config, parameters, checkpointing));
     }
 
     /**

@@ -21,9 +21,15 @@ import static org.nd4j.linalg.indexing.NDArrayIndex.point;
  * probability buffers stay under {@value #CHUNK_BYTES} bytes, so the transient memory is a few such buffers
  * whatever the head count. Backward of the window part per chunk, with P the probabilities, M the dropout mask
  * and dO the output gradient: {@code dV = (P M)^T dO}, {@code dP = (dO V^T) M}, {@code dS = P (dP - rowsum(dP P))},
- * {@code dQ = dS K}, {@code dK = dS^T Q}; window-key gradients are added back to their tokens (three shifted
- * blocks) and the global-key columns summed over blocks. The global rows (all keys, separate projections) the same
- * way over all heads at once.
+ * {@code dQ = dS K}, {@code dK = dS^T Q}; the global rows (all keys, separate projections) the same way over all
+ * heads at once.
+ *
+ * <p>Every re-layout (projections to per-head rows, key/value windows, window gradients back to their tokens,
+ * heads back to the hidden layout) is a row gather ({@code pullRows}) of {@code d}-float rows with precomputed
+ * indices: ND4J's strided copies are an order of magnitude slower. A window-key gradient goes back to its token as
+ * the sum of three gathers (the token's row in the previous, own and next block's window); the global-key columns
+ * are first summed over blocks (a GEMM with a ones vector) into extra rows that the gathers pick for the global
+ * tokens (which are no window keys). Index {@code zero} rows stand for padding.
  *
  * <p>Buffers are allocated for one geometry (n, w, G) and reused across layers and passes; {@link #close} releases
  * them. Not thread-safe.
@@ -44,32 +50,34 @@ final class AttentionBackprop implements AutoCloseable {
     private final int chunk;
     private final double scale;
     private final DataType dt;
+    private final StageTimer timer;
 
-    /** scaled queries {@code [H, np, d]}, zero rows past n. */
+    /** {@code [5 H n + 1, d]}: per section (query, key, value, global key, global value) and head, n token rows; a zero row. */
+    private final INDArray heads;
+    /** scaled queries {@code [H np, d]}, zero rows past n. */
     private final INDArray q;
-    /** keys and values {@code [H, w + np + w, d]}, zero padding on both sides. */
-    private final INDArray kPad;
-    private final INDArray vPad;
-    /** global keys and values over all tokens {@code [H, n, d]}. */
-    private final INDArray kAll;
-    private final INDArray vAll;
-    /** ordinary keys and values at the global tokens {@code [H, G, d]}, zero for unused slots. */
-    private final INDArray kg;
-    private final INDArray vg;
-    /** per head chunk: window keys and values {@code [chunk nb, G + 3w, d]}, probabilities {@code [chunk nb, w, G + 3w]}. */
+    /** per head chunk: window keys and values {@code [chunk nb (G + 3w), d]}, probabilities {@code [chunk nb, w, G + 3w]}. */
     private final INDArray kWin;
     private final INDArray vWin;
     private final INDArray probs;
-    /** attention output {@code [H, np, d]} (forward), output gradient {@code [H, np, d]} (backward, zero past n). */
+    /** attention output {@code [H np, d]} (forward), output gradient (backward). */
     private final INDArray out;
-    /** backward: gradients of the scaled queries {@code [H, np, d]}, padded keys and values, global-slot keys/values. */
+    /** Gather indices: projections to heads, heads to projections, queries, heads to hidden, hidden to heads. */
+    private final int[] headRows;
+    private final int[] tokenRows;
+    private final int[] queryRows;
+    private final int[] mergeRows;
+    private final int[] outRows;
+    /** backward buffers. */
+    private INDArray dHeads;
+    private INDArray dLocal;
     private INDArray dQ;
-    private INDArray dKPad;
-    private INDArray dVPad;
-    private INDArray dKg;
-    private INDArray dVg;
+    private INDArray dKWin;
+    private INDArray dVWin;
     private INDArray dProbs;
     private INDArray tmp;
+    private INDArray gathered;
+    private INDArray onesBlocks;
 
     /**
      * @param c  configuration (heads, head size)
@@ -77,8 +85,10 @@ final class AttentionBackprop implements AutoCloseable {
      * @param w  one-sided window
      * @param g  global slots G
      * @param dt floating type of the arrays
+     * @param timer receives the stage times
      */
-    AttentionBackprop(LongformerConfig c, int n, int w, int g, DataType dt) {
+    AttentionBackprop(LongformerConfig c, int n, int w, int g, DataType dt, StageTimer timer) {
+        this.timer = timer;
         this.h = c.numHeads();
         this.d = c.headDim();
         this.e = c.hiddenSize();
@@ -95,28 +105,53 @@ final class AttentionBackprop implements AutoCloseable {
         int ch = limit;
         while (h % ch != 0) ch--;
         this.chunk = ch;
-        q = Nd4j.zeros(dt, h, np, d);
-        kPad = Nd4j.zeros(dt, h, np + 2L * w, d);
-        vPad = Nd4j.zeros(dt, h, np + 2L * w, d);
-        kAll = Nd4j.create(dt, h, n, d);
-        vAll = Nd4j.create(dt, h, n, d);
-        kg = Nd4j.zeros(dt, h, Math.max(g, 1), d);
-        vg = Nd4j.zeros(dt, h, Math.max(g, 1), d);
-        kWin = Nd4j.create(dt, (long) chunk * nb, cols, d);
-        vWin = Nd4j.create(dt, (long) chunk * nb, cols, d);
+        heads = Nd4j.zeros(dt, 5L * h * n + 1, d);
+        q = Nd4j.create(dt, (long) h * np, d);
+        kWin = Nd4j.create(dt, (long) chunk * nb * cols, d);
+        vWin = Nd4j.create(dt, (long) chunk * nb * cols, d);
         probs = Nd4j.create(dt, (long) chunk * nb, w, cols);
-        out = Nd4j.zeros(dt, h, np, d);
+        out = Nd4j.create(dt, (long) h * np, d);
+        int zero = 5 * h * n;
+        // heads row (k h + hh) n + i  <-  projection row i, section k, head hh = flat row i 5h + k h + hh
+        headRows = new int[5 * h * n];
+        tokenRows = new int[5 * h * n];
+        for (int k = 0; k < 5; k++) {
+            for (int hh = 0; hh < h; hh++) {
+                for (int i = 0; i < n; i++) {
+                    headRows[(k * h + hh) * n + i] = i * 5 * h + k * h + hh;
+                    tokenRows[i * 5 * h + k * h + hh] = (k * h + hh) * n + i;
+                }
+            }
+        }
+        queryRows = new int[h * np];
+        outRows = new int[h * np];
+        for (int hh = 0; hh < h; hh++) {
+            for (int i = 0; i < np; i++) {
+                queryRows[hh * np + i] = i < n ? hh * n + i : zero;
+                outRows[hh * np + i] = i < n ? i * h + hh : n * h;
+            }
+        }
+        mergeRows = new int[n * h];
+        for (int i = 0; i < n; i++) {
+            for (int hh = 0; hh < h; hh++) {
+                mergeRows[i * h + hh] = hh * np + i;
+            }
+        }
     }
 
     private void allocateBackward() {
-        if (dQ != null) return;
-        dQ = Nd4j.create(dt, h, np, d);
-        dKPad = Nd4j.create(dt, h, np + 2L * w, d);
-        dVPad = Nd4j.create(dt, h, np + 2L * w, d);
-        dKg = Nd4j.create(dt, h, Math.max(g, 1), d);
-        dVg = Nd4j.create(dt, h, Math.max(g, 1), d);
+        if (dHeads != null) return;
+        dHeads = Nd4j.create(dt, 5L * h * n, d);
+        dLocal = Nd4j.zeros(dt, (long) n * h + 1, d);
+        dQ = Nd4j.create(dt, (long) h * np, d);
+        // window gradients, a zero row, then the per-slot sums over blocks
+        long winRows = (long) chunk * nb * cols;
+        dKWin = Nd4j.zeros(dt, winRows + 1 + (long) chunk * g, d);
+        dVWin = Nd4j.zeros(dt, winRows + 1 + (long) chunk * g, d);
         dProbs = Nd4j.create(dt, (long) chunk * nb, w, cols);
         tmp = Nd4j.create(dt, (long) chunk * nb, w, cols);
+        gathered = Nd4j.create(dt, (long) nb * chunk * Math.max(g, 1), d);
+        onesBlocks = Nd4j.ones(dt, 1, nb);
     }
 
     /** Dropout of one batch row's probabilities: the sites and the row. */
@@ -138,22 +173,25 @@ final class AttentionBackprop implements AutoCloseable {
     void forward(INDArray proj, INDArray x, LongformerExecutor.RowMasks rm, int r, INDArray qgW, INDArray qgB,
                  Dropout drop, INDArray attn) {
         int[] globalIdx = rm.globalIdx[r];
-        layout(proj, globalIdx);
+        layout(proj);
+        timer.lap("fwd attn: head layout");
         for (int h0 = 0; h0 < h; h0 += chunk) {
-            windowProbs(h0, rm, r);
+            windowProbs(h0, rm, r, globalIdx, "fwd attn: ");
             INDArray mask = drop == null || drop.window() == null ? null : windowMask(drop, h0);
             if (mask != null) {
+                timer.lap("fwd attn: dropout masks");
                 probs.muli(mask);
                 free(mask);
+                timer.lap("fwd attn: dropout");
             }
-            INDArray o = Nd4j.matmul(probs, vWin); // [chunk nb, w, d]
-            out.get(interval(h0, h0 + chunk), all(), all()).assign(o.reshape(chunk, np, d));
-            free(o);
+            Nd4j.matmul(probs, vWin.reshape((long) chunk * nb, cols, d),
+                    out.get(interval((long) h0 * np, (long) (h0 + chunk) * np), all()).reshape((long) chunk * nb, w, d),
+                    false, false, false);
+            timer.lap("fwd attn: values (batched GEMM)");
         }
-        INDArray merged = out.get(all(), interval(0, n), all()).permute(1, 0, 2).dup('c');
-        attn.assign(merged.reshape(n, e));
-        free(merged);
+        Nd4j.pullRows(out, attn.reshape((long) n * h, d), 1, mergeRows);
         attn.muliColumnVector(rm.localRows[r]);
+        timer.lap("fwd attn: head merge");
         int gr = globalIdx.length;
         if (gr > 0) {
             INDArray hg = Nd4j.pullRows(x, 1, globalIdx);
@@ -164,12 +202,13 @@ final class AttentionBackprop implements AutoCloseable {
                 gp.muli(mask);
                 free(mask);
             }
-            INDArray gout = Nd4j.matmul(gp, vAll); // [h, gr, d]
+            INDArray gout = Nd4j.matmul(gp, section(4)); // [h, gr, d]
             INDArray flat = gout.permute(1, 0, 2).dup('c').reshape(gr, e);
             for (int s = 0; s < gr; s++) {
                 attn.putRow(globalIdx[s], flat.getRow(s));
             }
             free(hg, qgh, gp, gout, flat);
+            timer.lap("fwd attn: global rows");
         }
     }
 
@@ -189,118 +228,132 @@ final class AttentionBackprop implements AutoCloseable {
         allocateBackward();
         int[] globalIdx = rm.globalIdx[r];
         int gr = globalIdx.length;
-        layout(proj, globalIdx);
+        layout(proj);
         // output gradient of the window part: local rows only, zero rows past n
-        INDArray dLocal = dAttn.mulColumnVector(rm.localRows[r]);
-        out.get(all(), interval(0, n), all()).assign(dLocal.reshape(n, h, d).permute(1, 0, 2));
-        if (np > n) {
-            out.get(all(), interval(n, np), all()).assign(0);
-        }
-        free(dLocal);
-        dKPad.assign(0);
-        dVPad.assign(0);
-        dKg.assign(0);
-        dVg.assign(0);
+        INDArray local = dLocal.get(interval(0, (long) n * h), all()).reshape(n, e);
+        local.assign(dAttn).muliColumnVector(rm.localRows[r]);
+        Nd4j.pullRows(dLocal, out, 1, outRows);
+        timer.lap("bwd attn: head layout");
         for (int h0 = 0; h0 < h; h0 += chunk) {
-            windowBackward(h0, rm, r, drop);
+            windowBackward(h0, rm, r, globalIdx, drop);
         }
-        INDArray split = dProj.reshape('c', n, 5, h, d).permute(1, 2, 0, 3); // [5, h, n, d]
-        dQ.muli(scale);
-        split.get(point(0), all(), all(), all()).assign(dQ.get(all(), interval(0, n), all()));
-        split.get(point(1), all(), all(), all()).assign(dKPad.get(all(), interval(w, w + n), all()));
-        split.get(point(2), all(), all(), all()).assign(dVPad.get(all(), interval(w, w + n), all()));
-        for (int s = 0; s < gr; s++) {
-            split.get(point(1), all(), point(globalIdx[s]), all()).addi(dKg.get(all(), point(s), all()));
-            split.get(point(2), all(), point(globalIdx[s]), all()).addi(dVg.get(all(), point(s), all()));
-        }
+        // queries: rows < n of each head, scaled
+        Nd4j.pullRows(dQ, sectionRows(dHeads, 0), 1, dqRows());
+        sectionRows(dHeads, 0).muli(scale);
+        timer.lap("bwd attn: window gradients to tokens");
         if (gr == 0) {
-            split.get(point(3), all(), all(), all()).assign(0);
-            split.get(point(4), all(), all(), all()).assign(0);
-            return;
+            sectionRows(dHeads, 3).assign(0);
+            sectionRows(dHeads, 4).assign(0);
+        } else {
+            globalBackward(x, rm, r, globalIdx, qgW, qgB, drop, dAttn, dx, dQgW, dQgB);
         }
-        // global rows: gout = P' vAll with P = softmax(qg kAll^T + key bias), P' = P M
+        Nd4j.pullRows(dHeads, dProj.reshape((long) n * 5 * h, d), 1, tokenRows);
+        timer.lap("bwd attn: head merge");
+    }
+
+    private int[] dqRowsCache;
+
+    /** dHeads query-section row {@code hh n + i} <- dQ row {@code hh np + i}. */
+    private int[] dqRows() {
+        if (dqRowsCache == null) {
+            dqRowsCache = new int[h * n];
+            for (int hh = 0; hh < h; hh++) {
+                for (int i = 0; i < n; i++) dqRowsCache[hh * n + i] = hh * np + i;
+            }
+        }
+        return dqRowsCache;
+    }
+
+    /** Global rows: gout = P' vAll with P = softmax(qg kAll^T + key bias), P' = P M. */
+    private void globalBackward(INDArray x, LongformerExecutor.RowMasks rm, int r, int[] globalIdx, INDArray qgW,
+                                INDArray qgB, Dropout drop, INDArray dAttn, INDArray dx, INDArray dQgW, INDArray dQgB) {
+        int gr = globalIdx.length;
         INDArray dgout = Nd4j.pullRows(dAttn, 1, globalIdx).reshape(gr, h, d).permute(1, 0, 2).dup('c');
         INDArray hg = Nd4j.pullRows(x, 1, globalIdx);
         INDArray qgh = globalQueries(hg, qgW, qgB);
         INDArray gp = globalProbs(qgh, rm, r);
         INDArray mask = drop == null || drop.global() == null ? null : globalMask(drop, gr);
-        INDArray dvAll;
+        INDArray dvAll = sectionRows(dHeads, 4).reshape(h, n, d);
         if (mask != null) {
             INDArray kept = gp.mul(mask);
-            dvAll = Nd4j.matmul(kept, dgout, true, false, false);
+            Nd4j.matmul(kept, dgout, dvAll, true, false, false);
             free(kept);
         } else {
-            dvAll = Nd4j.matmul(gp, dgout, true, false, false);
+            Nd4j.matmul(gp, dgout, dvAll, true, false, false);
         }
-        INDArray dgs = Nd4j.matmul(dgout, vAll, false, true, false); // [h, gr, n]
+        INDArray dgs = Nd4j.matmul(dgout, section(4), false, true, false); // [h, gr, n]
         if (mask != null) {
             dgs.muli(mask);
             free(mask);
         }
         softmaxBackward(gp, dgs, (long) h * gr, n);
-        INDArray dqg = Nd4j.matmul(dgs, kAll); // [h, gr, d]
-        INDArray dkAll = Nd4j.matmul(dgs, qgh, true, false, false); // [h, n, d]
-        split.get(point(3), all(), all(), all()).assign(dkAll);
-        split.get(point(4), all(), all(), all()).assign(dvAll);
+        INDArray dqg = Nd4j.matmul(dgs, section(3)); // [h, gr, d]
+        Nd4j.matmul(dgs, qgh, sectionRows(dHeads, 3).reshape(h, n, d), true, false, false);
         INDArray dqgRaw = dqg.permute(1, 0, 2).dup('c').reshape(gr, e).muli(scale);
         Nd4j.gemm(dqgRaw, hg, dQgW, true, false, 1.0, 1.0);
-        INDArray db = dqgRaw.sum(0);
-        dQgB.addi(db);
+        Nd4j.gemm(Nd4j.ones(dt, gr, 1), dqgRaw, dQgB.reshape(1, e), true, false, 1.0, 1.0);
         INDArray dhg = Nd4j.create(dt, gr, e);
         Nd4j.gemm(dqgRaw, qgW, dhg, false, false, 1.0, 0.0);
         for (int s = 0; s < gr; s++) {
             dx.getRow(globalIdx[s]).addi(dhg.getRow(s));
         }
-        free(dgout, hg, qgh, gp, dvAll, dgs, dqg, dkAll, dqgRaw, db, dhg);
+        free(dgout, hg, qgh, gp, dgs, dqg, dqgRaw, dhg);
+        timer.lap("bwd attn: global rows");
     }
 
-    /** The row's projections in per-head layouts (queries scaled). */
-    private void layout(INDArray proj, int[] globalIdx) {
-        INDArray split = proj.reshape('c', n, 5, h, d).permute(1, 2, 0, 3); // [5, h, n, d]
-        q.get(all(), interval(0, n), all()).assign(split.get(point(0), all(), all(), all())).muli(scale);
-        kPad.get(all(), interval(w, w + n), all()).assign(split.get(point(1), all(), all(), all()));
-        vPad.get(all(), interval(w, w + n), all()).assign(split.get(point(2), all(), all(), all()));
-        kAll.assign(split.get(point(3), all(), all(), all()));
-        vAll.assign(split.get(point(4), all(), all(), all()));
-        kg.assign(0);
-        vg.assign(0);
-        int gr = globalIdx.length;
-        if (gr > 0) {
-            INDArray gRows = Nd4j.pullRows(proj, 1, globalIdx); // [gr, 5E]
-            kg.get(all(), interval(0, gr), all()).assign(
-                    gRows.get(all(), interval(e, 2L * e)).reshape(gr, h, d).permute(1, 0, 2));
-            vg.get(all(), interval(0, gr), all()).assign(
-                    gRows.get(all(), interval(2L * e, 3L * e)).reshape(gr, h, d).permute(1, 0, 2));
-            free(gRows);
+    /** Rows of section k (0 query ... 4 global value) of a {@code [5 H n (+1), d]} array: {@code [H n, d]}. */
+    private INDArray sectionRows(INDArray a, int k) {
+        return a.get(interval((long) k * h * n, (long) (k + 1) * h * n), all());
+    }
+
+    /** Section k of {@link #heads} as {@code [H, n, d]}. */
+    private INDArray section(int k) {
+        return sectionRows(heads, k).reshape(h, n, d);
+    }
+
+    /** The row's projections in per-head layouts; the scaled, block-padded queries. */
+    private void layout(INDArray proj) {
+        Nd4j.pullRows(proj.reshape((long) n * 5 * h, d), heads.get(interval(0, 5L * h * n), all()), 1, headRows);
+        Nd4j.pullRows(heads, q, 1, queryRows);
+        q.muli(scale);
+    }
+
+    /** Gather indices of the window keys (section 1) or values (section 2) of heads {@code [h0, h0 + chunk)}. */
+    private int[] windowRows(int section, int h0, int[] globalIdx) {
+        int zero = 5 * h * n;
+        int[] idx = new int[chunk * nb * cols];
+        int at = 0;
+        for (int hc = 0; hc < chunk; hc++) {
+            int base = (section * h + h0 + hc) * n;
+            for (int cb = 0; cb < nb; cb++) {
+                for (int col = 0; col < cols; col++) {
+                    int row;
+                    if (col < g) {
+                        row = col < globalIdx.length ? base + globalIdx[col] : zero;
+                    } else {
+                        int t = cb * w + (col - g) - w;
+                        row = t >= 0 && t < n ? base + t : zero;
+                    }
+                    idx[at++] = row;
+                }
+            }
         }
+        return idx;
     }
 
     /** Window keys/values of heads {@code [h0, h0 + chunk)} and their probabilities (softmax of scores + bias). */
-    private void windowProbs(int h0, LongformerExecutor.RowMasks rm, int r) {
-        INDArray kWin4 = kWin.reshape(chunk, nb, cols, d);
-        INDArray vWin4 = vWin.reshape(chunk, nb, cols, d);
-        for (int s = 0; s < 3; s++) {
-            INDArray kSrc = kPad.get(interval(h0, h0 + chunk), interval((long) s * w, (long) s * w + np), all())
-                    .reshape(chunk, nb, w, d);
-            INDArray vSrc = vPad.get(interval(h0, h0 + chunk), interval((long) s * w, (long) s * w + np), all())
-                    .reshape(chunk, nb, w, d);
-            kWin4.get(all(), all(), interval(g + (long) s * w, g + (long) (s + 1) * w), all()).assign(kSrc);
-            vWin4.get(all(), all(), interval(g + (long) s * w, g + (long) (s + 1) * w), all()).assign(vSrc);
-        }
-        if (g > 0) {
-            INDArray kgc = kg.get(interval(h0, h0 + chunk), interval(0, g), all());
-            INDArray vgc = vg.get(interval(h0, h0 + chunk), interval(0, g), all());
-            for (int cb = 0; cb < nb; cb++) {
-                kWin4.get(all(), point(cb), interval(0, g), all()).assign(kgc);
-                vWin4.get(all(), point(cb), interval(0, g), all()).assign(vgc);
-            }
-        }
-        INDArray qc = q.get(interval(h0, h0 + chunk), all(), all()).reshape((long) chunk * nb, w, d);
-        Nd4j.matmul(qc, kWin, probs, false, true, false);
+    private void windowProbs(int h0, LongformerExecutor.RowMasks rm, int r, int[] globalIdx, String stage) {
+        Nd4j.pullRows(heads, kWin, 1, windowRows(1, h0, globalIdx));
+        Nd4j.pullRows(heads, vWin, 1, windowRows(2, h0, globalIdx));
+        timer.lap(stage + "key/value windows");
+        INDArray qc = q.get(interval((long) h0 * np, (long) (h0 + chunk) * np), all()).reshape((long) chunk * nb, w, d);
+        Nd4j.matmul(qc, kWin.reshape((long) chunk * nb, cols, d), probs, false, true, false);
+        timer.lap(stage + "scores (batched GEMM)");
         INDArray bias = rm.masks.windowBiasArray().get(point(r), all(), all(), all(), all())
                 .reshape(1, (long) nb * w * cols);
         probs.reshape(chunk, (long) nb * w * cols).addiRowVector(bias);
         Nd4j.exec(new SoftMax(probs, probs, 2));
+        timer.lap(stage + "bias + softmax");
     }
 
     /** The window-probability dropout mask of heads {@code [h0, h0 + chunk)}: {@code [chunk nb, w, G + 3w]}. */
@@ -336,53 +389,109 @@ final class AttentionBackprop implements AutoCloseable {
     /** Probabilities {@code [h, gr, n]} of the global rows against all keys. */
     private INDArray globalProbs(INDArray qgh, LongformerExecutor.RowMasks rm, int r) {
         int gr = (int) qgh.size(1);
-        INDArray gs = Nd4j.matmul(qgh, kAll, false, true, false); // [h, gr, n]
+        INDArray gs = Nd4j.matmul(qgh, section(3), false, true, false); // [h, gr, n]
         gs.reshape((long) h * gr, n).addiRowVector(rm.keyBias[r]);
         Nd4j.exec(new SoftMax(gs, gs, 2));
         return gs;
     }
 
     /** Backward of the window part for heads {@code [h0, h0 + chunk)}. */
-    private void windowBackward(int h0, LongformerExecutor.RowMasks rm, int r, Dropout drop) {
-        windowProbs(h0, rm, r);
-        INDArray dOut = out.get(interval(h0, h0 + chunk), all(), all()).reshape((long) chunk * nb, w, d);
+    private void windowBackward(int h0, LongformerExecutor.RowMasks rm, int r, int[] globalIdx, Dropout drop) {
+        windowProbs(h0, rm, r, globalIdx, "bwd attn: recompute ");
+        long winRows = (long) chunk * nb * cols;
+        INDArray dOut = out.get(interval((long) h0 * np, (long) (h0 + chunk) * np), all()).reshape((long) chunk * nb, w, d);
+        INDArray dVw = dVWin.get(interval(0, winRows), all()).reshape((long) chunk * nb, cols, d);
+        INDArray dKw = dKWin.get(interval(0, winRows), all()).reshape((long) chunk * nb, cols, d);
         INDArray mask = drop == null || drop.window() == null ? null : windowMask(drop, h0);
-        INDArray dVWin;
         if (mask != null) {
+            timer.lap("bwd attn: dropout masks");
             tmp.assign(probs).muli(mask);
-            dVWin = Nd4j.matmul(tmp, dOut, true, false, false); // [chunk nb, cols, d]
+            timer.lap("bwd attn: dropout");
+            Nd4j.matmul(tmp, dOut, dVw, true, false, false);
         } else {
-            dVWin = Nd4j.matmul(probs, dOut, true, false, false);
+            Nd4j.matmul(probs, dOut, dVw, true, false, false);
         }
-        Nd4j.matmul(dOut, vWin, dProbs, false, true, false); // [chunk nb, w, cols]
+        timer.lap("bwd attn: value gradient (batched GEMM)");
+        Nd4j.matmul(dOut, vWin.reshape((long) chunk * nb, cols, d), dProbs, false, true, false); // [chunk nb, w, cols]
+        timer.lap("bwd attn: probability gradient (batched GEMM)");
         if (mask != null) {
             dProbs.muli(mask);
             free(mask);
+            timer.lap("bwd attn: dropout");
         }
         softmaxBackward(probs, dProbs, (long) chunk * nb * w, cols);
-        INDArray qc = q.get(interval(h0, h0 + chunk), all(), all()).reshape((long) chunk * nb, w, d);
-        INDArray dqc = Nd4j.matmul(dProbs, kWin); // [chunk nb, w, d]
-        dQ.get(interval(h0, h0 + chunk), all(), all()).assign(dqc.reshape(chunk, np, d));
-        INDArray dKWin = Nd4j.matmul(dProbs, qc, true, false, false); // [chunk nb, cols, d]
-        scatter(dKWin, dKPad, dKg, h0);
-        scatter(dVWin, dVPad, dVg, h0);
-        free(dqc, dKWin, dVWin);
+        timer.lap("bwd attn: softmax backward");
+        INDArray qc = q.get(interval((long) h0 * np, (long) (h0 + chunk) * np), all()).reshape((long) chunk * nb, w, d);
+        Nd4j.matmul(dProbs, kWin.reshape((long) chunk * nb, cols, d),
+                dQ.get(interval((long) h0 * np, (long) (h0 + chunk) * np), all()).reshape((long) chunk * nb, w, d),
+                false, false, false);
+        timer.lap("bwd attn: query gradient (batched GEMM)");
+        Nd4j.matmul(dProbs, qc, dKw, true, false, false); // [chunk nb, cols, d]
+        timer.lap("bwd attn: key gradient (batched GEMM)");
+        toTokens(dKWin, 1, h0, globalIdx);
+        toTokens(dVWin, 2, h0, globalIdx);
+        timer.lap("bwd attn: window gradients to tokens");
     }
 
-    /** Adds window-key gradients {@code [chunk nb, G + 3w, d]} to the padded keys and the global slots. */
-    private void scatter(INDArray dWin, INDArray dPad, INDArray dSlots, int h0) {
-        INDArray dWin4 = dWin.reshape(chunk, nb, cols, d);
-        for (int s = 0; s < 3; s++) {
-            INDArray part = dWin4.get(all(), all(), interval(g + (long) s * w, g + (long) (s + 1) * w), all())
-                    .dup('c').reshape(chunk, np, d);
-            dPad.get(interval(h0, h0 + chunk), interval((long) s * w, (long) s * w + np), all()).addi(part);
-            free(part);
+    /**
+     * Section {@code section} rows of heads {@code [h0, h0 + chunk)} of {@link #dHeads} from window gradients
+     * {@code [chunk nb (G + 3w) + 1 + chunk G, d]} (window rows, a zero row, slot sums): each token's rows in the
+     * previous, own and next block's window summed, the global tokens' slot columns summed over blocks.
+     */
+    private void toTokens(INDArray dWin, int section, int h0, int[] globalIdx) {
+        int gr = globalIdx.length;
+        long winRows = (long) chunk * nb * cols;
+        int zero = (int) winRows;
+        int slots = zero + 1;
+        if (gr > 0) {
+            // slot sums over blocks: gather [nb, chunk gr d] (block-major), ones[1, nb] x that
+            int[] idx = new int[nb * chunk * gr];
+            int at = 0;
+            for (int cb = 0; cb < nb; cb++) {
+                for (int hc = 0; hc < chunk; hc++) {
+                    for (int s = 0; s < gr; s++) {
+                        idx[at++] = (hc * nb + cb) * cols + s;
+                    }
+                }
+            }
+            INDArray gath = gathered.get(interval(0, (long) nb * chunk * gr), all());
+            Nd4j.pullRows(dWin, gath, 1, idx);
+            Nd4j.gemm(onesBlocks, gath.reshape(nb, (long) chunk * gr * d),
+                    dWin.get(interval(slots, slots + (long) chunk * gr), all()).reshape(1, (long) chunk * gr * d),
+                    false, false, 1.0, 0.0);
         }
-        if (g > 0) {
-            INDArray sum = dWin4.get(all(), all(), interval(0, g), all()).sum(1); // [chunk, g, d]
-            dSlots.get(interval(h0, h0 + chunk), interval(0, g), all()).addi(sum);
-            free(sum);
+        boolean[] isGlobal = new boolean[n];
+        int[] slotOf = new int[n];
+        for (int s = 0; s < gr; s++) {
+            isGlobal[globalIdx[s]] = true;
+            slotOf[globalIdx[s]] = s;
         }
+        INDArray target = dHeads.get(interval((long) (section * h + h0) * n, (long) (section * h + h0 + chunk) * n), all());
+        INDArray part = null;
+        for (int shift = 0; shift < 3; shift++) {
+            int[] idx = new int[chunk * n];
+            for (int hc = 0; hc < chunk; hc++) {
+                for (int t = 0; t < n; t++) {
+                    int row;
+                    if (isGlobal[t]) {
+                        row = shift == 1 ? slots + hc * gr + slotOf[t] : zero;
+                    } else {
+                        // token t sits in block cb's window at column g + shift w + (t + w - (cb + shift) w) ...
+                        int cb = (t + w) / w - shift;
+                        row = cb >= 0 && cb < nb ? (hc * nb + cb) * cols + g + shift * w + (t + w) % w : zero;
+                    }
+                    idx[hc * n + t] = row;
+                }
+            }
+            if (shift == 0) {
+                Nd4j.pullRows(dWin, target, 1, idx);
+            } else {
+                if (part == null) part = Nd4j.create(dt, (long) chunk * n, d);
+                Nd4j.pullRows(dWin, part, 1, idx);
+                target.addi(part);
+            }
+        }
+        free(part);
     }
 
     /**
@@ -401,6 +510,6 @@ final class AttentionBackprop implements AutoCloseable {
 
     @Override
     public void close() {
-        free(q, kPad, vPad, kAll, vAll, kg, vg, kWin, vWin, probs, out, dQ, dKPad, dVPad, dKg, dVg, dProbs, tmp);
+        free(heads, q, kWin, vWin, probs, out, dHeads, dLocal, dQ, dKWin, dVWin, dProbs, tmp, gathered, onesBlocks);
     }
 }

@@ -57,6 +57,7 @@ public final class LongformerBackprop {
     private final String prefix;
     private final Function<String, INDArray> param;
     private final Checkpointing checkpointing;
+    private final StageTimer timer = new StageTimer();
 
     // state of the last forward
     private int b;
@@ -67,6 +68,7 @@ public final class LongformerBackprop {
     private final List<LayerTape> tapes = new ArrayList<>();
     private final Map<Integer, LongformerExecutor.RowMasks> masksByWindow = new HashMap<>();
     private final Map<Integer, AttentionBackprop> attentionByWindow = new HashMap<>();
+    private INDArray ones;
 
     /** What one layer's forward leaves for its backward. */
     private static final class LayerTape {
@@ -113,6 +115,14 @@ public final class LongformerBackprop {
         return 4L * rows * perLayer * layers;
     }
 
+    /**
+     * Wall-clock seconds per stage (GEMMs, attention parts, LayerNorms, GELU, dropout masks, ...) summed over all
+     * passes of this instance: a profile.
+     */
+    public Map<String, Double> stageSeconds() {
+        return timer.seconds();
+    }
+
     private INDArray p(String name) {
         INDArray a = param.apply(prefix + name);
         if (a == null) {
@@ -135,6 +145,7 @@ public final class LongformerBackprop {
     public INDArray forward(INDArray inputsEmbeds, int[][] attentionMask, int[][] globalMask, int globalSlots,
                             Random dropoutRng) {
         releaseTape();
+        timer.reset();
         b = (int) inputsEmbeds.size(0);
         n = (int) inputsEmbeds.size(1);
         dt = p("embeddings.LayerNorm.weight").dataType();
@@ -156,21 +167,26 @@ public final class LongformerBackprop {
         INDArray x = layerNorm(embedSum, p("embeddings.LayerNorm.weight"), p("embeddings.LayerNorm.bias"));
         embedDrop = hp > 0 ? DropoutBits.draw(dropoutRng, (long) bn * e, hp) : null;
         applyDropout(x, embedDrop, 0);
+        timer.lap("fwd: embeddings");
 
         for (int l = 0; l < layers; l++) {
             int w = c.oneSidedWindow(l);
             LongformerExecutor.RowMasks rm = masksByWindow.computeIfAbsent(w, ww -> new LongformerExecutor.RowMasks(
                     BandedAttention.Masks.of(attentionMask, globalMask, ww, globalSlots, dt), attentionMask, globalMask));
             int g = rm.masks.globals();
-            AttentionBackprop att = attentionByWindow.computeIfAbsent(w, ww -> new AttentionBackprop(c, n, ww, g, dt));
+            AttentionBackprop att = attentionByWindow.computeIfAbsent(w, ww -> new AttentionBackprop(c, n, ww, g, dt,
+                    timer));
             LayerTape t = new LayerTape();
             t.x = x;
             String s = "encoder.layer." + l + ".attention.self.";
             String o = "encoder.layer." + l + ".";
+            timer.lap("fwd: masks");
             INDArray proj = projections(x, s);
+            timer.lap("fwd: projections (GEMM)");
             int nb = (n + w - 1) / w;
             t.windowDrop = ap > 0 ? DropoutBits.draw(dropoutRng, (long) b * c.numHeads() * nb * w * (g + 3L * w), ap) : null;
             t.globalDrop = ap > 0 && g > 0 ? DropoutBits.draw(dropoutRng, (long) b * c.numHeads() * g * n, ap) : null;
+            timer.lap("dropout draws");
             t.attn = Nd4j.create(dt, bn, e);
             for (int r = 0; r < b; r++) {
                 att.forward(rows(proj, r), rows(x, r), rm, r, p(s + "query_global.weight"), p(s + "query_global.bias"),
@@ -182,14 +198,18 @@ public final class LongformerBackprop {
                 free(proj);
             }
             INDArray a = linear(t.attn, p(o + "attention.output.dense.weight"), p(o + "attention.output.dense.bias"));
+            timer.lap("fwd: output projection (GEMM)");
             t.attnOutDrop = hp > 0 ? DropoutBits.draw(dropoutRng, (long) bn * e, hp) : null;
             applyDropout(a, t.attnOutDrop, 0);
             t.z1 = a.addi(x);
             INDArray y1 = layerNorm(t.z1, p(o + "attention.output.LayerNorm.weight"),
                     p(o + "attention.output.LayerNorm.bias"));
+            timer.lap("fwd: dropout, residual, LayerNorm");
             INDArray u = linear(y1, p(o + "intermediate.dense.weight"), p(o + "intermediate.dense.bias"));
+            timer.lap("fwd: FFN in (GEMM)");
             INDArray f = u.dup('c');
             geluInPlace(f);
+            timer.lap("fwd: GELU");
             if (checkpointing == Checkpointing.FAST) {
                 t.u = u;
             } else {
@@ -197,12 +217,14 @@ public final class LongformerBackprop {
             }
             INDArray f2 = linear(f, p(o + "output.dense.weight"), p(o + "output.dense.bias"));
             free(f);
+            timer.lap("fwd: FFN out (GEMM)");
             t.outDrop = hp > 0 ? DropoutBits.draw(dropoutRng, (long) bn * e, hp) : null;
             applyDropout(f2, t.outDrop, 0);
             t.z2 = f2.addi(y1);
             free(y1);
             x = layerNorm(t.z2, p(o + "output.LayerNorm.weight"), p(o + "output.LayerNorm.bias"));
             tapes.add(t);
+            timer.lap("fwd: dropout, residual, LayerNorm");
         }
         return x.reshape(b, n, e);
     }
@@ -226,6 +248,7 @@ public final class LongformerBackprop {
             if (a == null) throw new IllegalArgumentException("no gradient array for " + prefix + name);
             return a;
         };
+        timer.reset();
         INDArray dy = Nd4j.create(dt, bn, e);
         dy.assign(dHidden.reshape(bn, e));
         for (int l = layers - 1; l >= 0; l--) {
@@ -240,13 +263,11 @@ public final class LongformerBackprop {
         INDArray dSum = layerNormBackward(embedSum, dy, p("embeddings.LayerNorm.weight"),
                 gr.apply("embeddings.LayerNorm.weight"), gr.apply("embeddings.LayerNorm.bias"));
         free(dy);
-        INDArray dPos = dSum.reshape(b, (long) n * e).sum(0).reshape(n, e);
-        gr.apply("embeddings.position_embeddings.weight")
-                .get(interval(c.firstPosition(), c.firstPosition() + n), all()).addi(dPos);
-        INDArray dType = dSum.sum(0);
-        gr.apply("embeddings.token_type_embeddings.weight").getRow(0).addi(dType);
-        free(dPos, dType);
+        addColumnSums(dSum.reshape(b, (long) n * e), gr.apply("embeddings.position_embeddings.weight")
+                .get(interval(c.firstPosition(), c.firstPosition() + n), all()));
+        addColumnSums(dSum, gr.apply("embeddings.token_type_embeddings.weight").getRow(0));
         releaseTape();
+        timer.lap("bwd: embeddings");
         return dSum.reshape(b, n, e);
     }
 
@@ -266,7 +287,12 @@ public final class LongformerBackprop {
         INDArray xhat1 = n1[0];
         INDArray y1 = xhat1.mulRowVector(p(o + "attention.output.LayerNorm.weight"))
                 .addiRowVector(p(o + "attention.output.LayerNorm.bias"));
-        INDArray u = t.u != null ? t.u : linear(y1, p(o + "intermediate.dense.weight"), p(o + "intermediate.dense.bias"));
+        timer.lap("bwd: LayerNorms, dropout, biases");
+        INDArray u = t.u;
+        if (u == null) {
+            u = linear(y1, p(o + "intermediate.dense.weight"), p(o + "intermediate.dense.bias"));
+            timer.lap("bwd: recompute FFN in (GEMM)");
+        }
         t.u = null;
         // f = u Phi(u), f' = Phi(u) + u phi(u)
         INDArray phi = u.mul(1.0 / Math.sqrt(2.0));
@@ -278,18 +304,24 @@ public final class LongformerBackprop {
         dens.muli(u).muli(INV_SQRT_2PI);
         INDArray fPrime = phi.addi(dens);
         free(u, dens);
+        timer.lap("bwd: GELU and derivative");
         Nd4j.gemm(df2, f, gr.apply(o + "output.dense.weight"), true, false, 1.0, 1.0);
+        timer.lap("bwd: FFN out weight (GEMM)");
         INDArray du = f; // reuse: df = df2 Wf, then du = df f'
         Nd4j.gemm(df2, p(o + "output.dense.weight"), du, false, false, 1.0, 0.0);
         free(df2);
+        timer.lap("bwd: FFN out input (GEMM)");
         du.muli(fPrime);
         free(fPrime);
         addColumnSums(du, gr.apply(o + "intermediate.dense.bias"));
+        timer.lap("bwd: GELU and derivative");
         Nd4j.gemm(du, y1, gr.apply(o + "intermediate.dense.weight"), true, false, 1.0, 1.0);
         free(y1);
+        timer.lap("bwd: FFN in weight (GEMM)");
         INDArray dy1 = dz2;
         Nd4j.gemm(du, p(o + "intermediate.dense.weight"), dy1, false, false, 1.0, 1.0);
         free(du);
+        timer.lap("bwd: FFN in input (GEMM)");
         // attention output LayerNorm, output projection (dropout), residual
         INDArray dz1 = layerNormBackward(xhat1, n1[1], dy1, p(o + "attention.output.LayerNorm.weight"),
                 gr.apply(o + "attention.output.LayerNorm.weight"), gr.apply(o + "attention.output.LayerNorm.bias"));
@@ -297,13 +329,19 @@ public final class LongformerBackprop {
         INDArray da = dz1.dup('c');
         applyDropout(da, t.attnOutDrop, 0);
         addColumnSums(da, gr.apply(o + "attention.output.dense.bias"));
+        timer.lap("bwd: LayerNorms, dropout, biases");
         Nd4j.gemm(da, t.attn, gr.apply(o + "attention.output.dense.weight"), true, false, 1.0, 1.0);
         INDArray dAttn = Nd4j.create(dt, (long) b * n, c.hiddenSize());
         Nd4j.gemm(da, p(o + "attention.output.dense.weight"), dAttn, false, false, 1.0, 0.0);
         free(da);
+        timer.lap("bwd: output projection (2 GEMMs)");
         // attention
         INDArray dx = dz1;
-        INDArray proj = t.proj != null ? t.proj : projections(t.x, s);
+        INDArray proj = t.proj;
+        if (proj == null) {
+            proj = projections(t.x, s);
+            timer.lap("bwd: recompute projections (GEMM)");
+        }
         t.proj = null;
         INDArray dProj = Nd4j.create(dt, (long) b * n, 5L * c.hiddenSize());
         for (int r = 0; r < b; r++) {
@@ -313,18 +351,23 @@ public final class LongformerBackprop {
                     rows(dProj, r), rows(dx, r), gr.apply(s + "query_global.weight"), gr.apply(s + "query_global.bias"));
         }
         free(proj, dAttn);
+        timer.lap("bwd: attention (other)");
         // fused projections: dW5 = dP^T x, db5 = column sums, dx += dP W5
         int e = c.hiddenSize();
         INDArray w5 = fusedWeights(s);
         INDArray dW5 = Nd4j.create(dt, 5L * e, e);
         Nd4j.gemm(dProj, t.x, dW5, true, false, 1.0, 0.0);
-        INDArray db5 = dProj.sum(0);
+        timer.lap("bwd: projection weights (GEMM)");
+        INDArray db5 = Nd4j.zeros(dt, 5L * e);
+        addColumnSums(dProj, db5);
         for (int k = 0; k < 5; k++) {
             gr.apply(s + FIVE[k] + ".weight").addi(dW5.get(interval((long) k * e, (long) (k + 1) * e), all()));
             gr.apply(s + FIVE[k] + ".bias").addi(db5.get(interval((long) k * e, (long) (k + 1) * e)));
         }
+        timer.lap("bwd: LayerNorms, dropout, biases");
         Nd4j.gemm(dProj, w5, dx, false, false, 1.0, 1.0);
         free(w5, dW5, db5, dProj);
+        timer.lap("bwd: projection input (GEMM)");
         return dx;
     }
 
@@ -366,10 +409,17 @@ public final class LongformerBackprop {
         free(m);
     }
 
-    private static void addColumnSums(INDArray a, INDArray target) {
-        INDArray s = a.sum(0);
-        target.addi(s);
-        free(s);
+    /** {@code target += column sums of a} ({@code [rows, cols]}, target of {@code cols} contiguous values), as a GEMM. */
+    private void addColumnSums(INDArray a, INDArray target) {
+        Nd4j.gemm(ones(a.size(0)), a, target.reshape(1, a.size(1)), true, false, 1.0, 1.0);
+    }
+
+    private INDArray ones(long rows) {
+        if (ones == null || ones.size(0) != rows || ones.dataType() != dt) {
+            free(ones);
+            ones = Nd4j.ones(dt, rows, 1);
+        }
+        return ones;
     }
 
     /** {@code (z - mean) * rsqrt(var + eps)} over rows and the row factors {@code rsqrt(var + eps)} {@code [rows, 1]}. */
@@ -404,7 +454,7 @@ public final class LongformerBackprop {
      * {@code dz = rstd (g - mean(g) - xhat mean(g xhat))} with {@code g = dy gamma}; {@code dGamma += sum(dy xhat)},
      * {@code dBeta += sum(dy)} over rows.
      */
-    private static INDArray layerNormBackward(INDArray xhat, INDArray rstd, INDArray dy, INDArray gamma,
+    private INDArray layerNormBackward(INDArray xhat, INDArray rstd, INDArray dy, INDArray gamma,
                                               INDArray dGamma, INDArray dBeta) {
         INDArray prod = dy.mul(xhat);
         addColumnSums(prod, dGamma);
@@ -438,5 +488,7 @@ public final class LongformerBackprop {
         for (AttentionBackprop a : attentionByWindow.values()) a.close();
         attentionByWindow.clear();
         masksByWindow.clear();
+        free(ones);
+        ones = null;
     }
 }
