@@ -20,9 +20,10 @@ import static org.nd4j.linalg.indexing.NDArrayIndex.point;
  * {@code [G global keys | blocks c-1, c, c+1]}. Heads are processed in chunks whose {@code [chunk nb, w, G + 3w]}
  * probability buffers stay under {@value #CHUNK_BYTES} bytes, so the transient memory is a few such buffers
  * whatever the head count. Backward of the window part per chunk, with P the probabilities, M the dropout mask
- * and dO the output gradient: {@code dV = (P M)^T dO}, {@code dP = (dO V^T) M}, {@code dS = P (dP - rowsum(dP P))},
- * {@code dQ = dS K}, {@code dK = dS^T Q}; the global rows (all keys, separate projections) the same way over all
- * heads at once.
+ * and dO the output gradient: {@code dV = (P M)^T dO}, {@code dP = (dO V^T) M}, {@code dS = P (dP - t)},
+ * {@code dQ = dS K}, {@code dK = dS^T Q}, where the softmax term {@code t = rowsum(dP P) = rowsum(dO O)} comes from
+ * the forward's output O (kept by the caller) at {@code d} instead of {@code G + 3w} values per row; the global rows
+ * (all keys, separate projections) the same way over all heads at once.
  *
  * <p>Every re-layout (projections to per-head rows, key/value windows, window gradients back to their tokens,
  * heads back to the hidden layout) is a row gather ({@code pullRows}) of {@code d}-float rows with precomputed
@@ -78,6 +79,9 @@ final class AttentionBackprop implements AutoCloseable {
     private INDArray tmp;
     private INDArray gathered;
     private INDArray onesBlocks;
+    /** {@code [n H + 1, 1]} per token and head {@code rowsum(dO O)}, a zero; {@code [H np, 1]} the same per head row. */
+    private INDArray rowDot;
+    private INDArray softmaxTerm;
 
     /**
      * @param c  configuration (heads, head size)
@@ -152,6 +156,8 @@ final class AttentionBackprop implements AutoCloseable {
         tmp = Nd4j.create(dt, (long) chunk * nb, w, cols);
         gathered = Nd4j.create(dt, (long) nb * chunk * Math.max(g, 1), d);
         onesBlocks = Nd4j.ones(dt, 1, nb);
+        rowDot = Nd4j.zeros(dt, (long) n * h + 1, 1);
+        softmaxTerm = Nd4j.create(dt, (long) h * np, 1);
     }
 
     /** Dropout of one batch row's probabilities: the sites and the row. */
@@ -217,6 +223,7 @@ final class AttentionBackprop implements AutoCloseable {
      *
      * @param proj   {@code [n, 5E]} as for {@link #forward}
      * @param x      {@code [n, E]} as for {@link #forward}
+     * @param attn   {@code [n, E]} the attention output of the forward
      * @param dAttn  {@code [n, E]} the gradient of the attention output
      * @param dProj  {@code [n, 5E]} receives the gradients of the five projections (overwritten)
      * @param dx     {@code [n, E]} the global-query projection's input gradient is added to its rows
@@ -224,7 +231,8 @@ final class AttentionBackprop implements AutoCloseable {
      * @param dQgB   accumulates the gradient of {@code query_global.bias}
      */
     void backward(INDArray proj, INDArray x, LongformerExecutor.RowMasks rm, int r, INDArray qgW, INDArray qgB,
-                  Dropout drop, INDArray dAttn, INDArray dProj, INDArray dx, INDArray dQgW, INDArray dQgB) {
+                  Dropout drop, INDArray attn, INDArray dAttn, INDArray dProj, INDArray dx, INDArray dQgW,
+                  INDArray dQgB) {
         allocateBackward();
         int[] globalIdx = rm.globalIdx[r];
         int gr = globalIdx.length;
@@ -233,6 +241,11 @@ final class AttentionBackprop implements AutoCloseable {
         INDArray local = dLocal.get(interval(0, (long) n * h), all()).reshape(n, e);
         local.assign(dAttn).muliColumnVector(rm.localRows[r]);
         Nd4j.pullRows(dLocal, out, 1, outRows);
+        // softmax term per head row: t = rowsum(dO O) over the head's d values (0 for padding rows)
+        INDArray prod = local.mul(attn);
+        rowDot.get(interval(0, (long) n * h), all()).assign(prod.reshape((long) n * h, d).sum(true, 1));
+        free(prod);
+        Nd4j.pullRows(rowDot, softmaxTerm, 1, outRows);
         timer.lap("bwd attn: head layout");
         for (int h0 = 0; h0 < h; h0 += chunk) {
             windowBackward(h0, rm, r, globalIdx, drop);
@@ -245,7 +258,7 @@ final class AttentionBackprop implements AutoCloseable {
             sectionRows(dHeads, 3).assign(0);
             sectionRows(dHeads, 4).assign(0);
         } else {
-            globalBackward(x, rm, r, globalIdx, qgW, qgB, drop, dAttn, dx, dQgW, dQgB);
+            globalBackward(x, rm, r, globalIdx, qgW, qgB, drop, attn, dAttn, dx, dQgW, dQgB);
         }
         Nd4j.pullRows(dHeads, dProj.reshape((long) n * 5 * h, d), 1, tokenRows);
         timer.lap("bwd attn: head merge");
@@ -266,9 +279,16 @@ final class AttentionBackprop implements AutoCloseable {
 
     /** Global rows: gout = P' vAll with P = softmax(qg kAll^T + key bias), P' = P M. */
     private void globalBackward(INDArray x, LongformerExecutor.RowMasks rm, int r, int[] globalIdx, INDArray qgW,
-                                INDArray qgB, Dropout drop, INDArray dAttn, INDArray dx, INDArray dQgW, INDArray dQgB) {
+                                INDArray qgB, Dropout drop, INDArray attn, INDArray dAttn, INDArray dx, INDArray dQgW,
+                                INDArray dQgB) {
         int gr = globalIdx.length;
-        INDArray dgout = Nd4j.pullRows(dAttn, 1, globalIdx).reshape(gr, h, d).permute(1, 0, 2).dup('c');
+        INDArray dRows = Nd4j.pullRows(dAttn, 1, globalIdx); // [gr, E]
+        INDArray dgout = dRows.reshape(gr, h, d).permute(1, 0, 2).dup('c');
+        // softmax term t = rowsum(dO O) of the global rows, [h gr, 1]
+        INDArray oRows = Nd4j.pullRows(attn, 1, globalIdx);
+        INDArray term = oRows.muli(dRows).reshape((long) gr * h, d).sum(true, 1).reshape(gr, h).transpose().dup('c')
+                .reshape((long) h * gr, 1);
+        free(dRows, oRows);
         INDArray hg = Nd4j.pullRows(x, 1, globalIdx);
         INDArray qgh = globalQueries(hg, qgW, qgB);
         INDArray gp = globalProbs(qgh, rm, r);
@@ -286,7 +306,8 @@ final class AttentionBackprop implements AutoCloseable {
             dgs.muli(mask);
             free(mask);
         }
-        softmaxBackward(gp, dgs, (long) h * gr, n);
+        softmaxBackward(gp, dgs, term, (long) h * gr, n);
+        free(term);
         INDArray dqg = Nd4j.matmul(dgs, section(3)); // [h, gr, d]
         Nd4j.matmul(dgs, qgh, sectionRows(dHeads, 3).reshape(h, n, d), true, false, false);
         INDArray dqgRaw = dqg.permute(1, 0, 2).dup('c').reshape(gr, e).muli(scale);
@@ -405,7 +426,7 @@ final class AttentionBackprop implements AutoCloseable {
         INDArray mask = drop == null || drop.window() == null ? null : windowMask(drop, h0);
         if (mask != null) {
             timer.lap("bwd attn: dropout masks");
-            tmp.assign(probs).muli(mask);
+            probs.mul(mask, tmp);
             timer.lap("bwd attn: dropout");
             Nd4j.matmul(tmp, dOut, dVw, true, false, false);
         } else {
@@ -419,7 +440,8 @@ final class AttentionBackprop implements AutoCloseable {
             free(mask);
             timer.lap("bwd attn: dropout");
         }
-        softmaxBackward(probs, dProbs, (long) chunk * nb * w, cols);
+        softmaxBackward(probs, dProbs, softmaxTerm.get(interval((long) h0 * np, (long) (h0 + chunk) * np), all()),
+                (long) chunk * nb * w, cols);
         timer.lap("bwd attn: softmax backward");
         INDArray qc = q.get(interval((long) h0 * np, (long) (h0 + chunk) * np), all()).reshape((long) chunk * nb, w, d);
         Nd4j.matmul(dProbs, kWin.reshape((long) chunk * nb, cols, d),
@@ -495,21 +517,18 @@ final class AttentionBackprop implements AutoCloseable {
     }
 
     /**
-     * In place: {@code dp <- p (dp - rowsum(dp p))} over rows of length {@code len} (the softmax backward, with
-     * {@code dp} the gradient of the probabilities, already masked by dropout); {@code p} is destroyed.
+     * In place: {@code dp <- p (dp - t)} over rows of length {@code len} (the softmax backward, with {@code dp} the
+     * gradient of the probabilities, already masked by dropout, and {@code t = rowsum(dp p)} per row).
      */
-    private static void softmaxBackward(INDArray p, INDArray dp, long rows, long len) {
-        INDArray p2 = p.reshape(rows, len);
+    private static void softmaxBackward(INDArray p, INDArray dp, INDArray t, long rows, long len) {
         INDArray dp2 = dp.reshape(rows, len);
-        dp2.muli(p2);
-        INDArray t = dp2.sum(true, 1); // [rows, 1] = sum_j dp_j p_j
-        p2.muliColumnVector(t);
-        dp2.subi(p2);
-        free(t);
+        dp2.subiColumnVector(t);
+        dp2.muli(p.reshape(rows, len));
     }
 
     @Override
     public void close() {
-        free(heads, q, kWin, vWin, probs, out, dHeads, dLocal, dQ, dKWin, dVWin, dProbs, tmp, gathered, onesBlocks);
+        free(heads, q, kWin, vWin, probs, out, dHeads, dLocal, dQ, dKWin, dVWin, dProbs, tmp, gathered, onesBlocks,
+                rowDot, softmaxTerm);
     }
 }

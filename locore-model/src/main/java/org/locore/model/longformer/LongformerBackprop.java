@@ -347,7 +347,7 @@ public final class LongformerBackprop {
         for (int r = 0; r < b; r++) {
             att.backward(rows(proj, r), rows(t.x, r), rm, r, p(s + "query_global.weight"), p(s + "query_global.bias"),
                     t.windowDrop != null ? new AttentionBackprop.Dropout(t.windowDrop, t.globalDrop, r) : null,
-                    rows(dAttn, r),
+                    rows(t.attn, r), rows(dAttn, r),
                     rows(dProj, r), rows(dx, r), gr.apply(s + "query_global.weight"), gr.apply(s + "query_global.bias"));
         }
         free(proj, dAttn);
