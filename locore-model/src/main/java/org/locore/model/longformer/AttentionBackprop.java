@@ -22,7 +22,7 @@ import static org.nd4j.linalg.indexing.NDArrayIndex.point;
  * whatever the head count. Backward of the window part per chunk, with P the probabilities, M the dropout mask
  * and dO the output gradient: {@code dV = (P M)^T dO}, {@code dP = (dO V^T) M}, {@code dS = P (dP - t)},
  * {@code dQ = dS K}, {@code dK = dS^T Q}, where the softmax term {@code t = rowsum(dP P) = rowsum(dO O)} comes from
- * the forward's output O (kept by the caller) at {@code d} instead of {@code G + 3w} values per row; the global rows
+ * the forward's output O (kept by the caller), at {@code d} instead of {@code G + 3w} values per row; the global rows
  * (all keys, separate projections) the same way over all heads at once.
  *
  * <p>Every re-layout (projections to per-head rows, key/value windows, window gradients back to their tokens,
@@ -36,7 +36,7 @@ import static org.nd4j.linalg.indexing.NDArrayIndex.point;
  * them. Not thread-safe.
  */
 final class AttentionBackprop implements AutoCloseable {
-    /** Upper bound on one head chunk's probability buffer. */
+    /** Default upper bound on one head chunk's probability buffer. */
     static final long CHUNK_BYTES = 64L << 20;
 
     private final int h;
@@ -89,9 +89,10 @@ final class AttentionBackprop implements AutoCloseable {
      * @param w  one-sided window
      * @param g  global slots G
      * @param dt floating type of the arrays
+     * @param chunkBytes upper bound on a head chunk's probability buffer (at least one head per chunk)
      * @param timer receives the stage times
      */
-    AttentionBackprop(LongformerConfig c, int n, int w, int g, DataType dt, StageTimer timer) {
+    AttentionBackprop(LongformerConfig c, int n, int w, int g, DataType dt, long chunkBytes, StageTimer timer) {
         this.timer = timer;
         this.h = c.numHeads();
         this.d = c.headDim();
@@ -105,7 +106,7 @@ final class AttentionBackprop implements AutoCloseable {
         this.scale = 1.0 / Math.sqrt(d);
         this.dt = dt;
         long perHead = (long) nb * w * cols * dt.width();
-        int limit = (int) Math.max(1, Math.min(h, CHUNK_BYTES / perHead));
+        int limit = (int) Math.max(1, Math.min(h, chunkBytes / perHead));
         int ch = limit;
         while (h % ch != 0) ch--;
         this.chunk = ch;

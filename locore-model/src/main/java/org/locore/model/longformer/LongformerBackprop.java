@@ -69,6 +69,7 @@ public final class LongformerBackprop {
     private final Map<Integer, LongformerExecutor.RowMasks> masksByWindow = new HashMap<>();
     private final Map<Integer, AttentionBackprop> attentionByWindow = new HashMap<>();
     private INDArray ones;
+    private long chunkBytes = AttentionBackprop.CHUNK_BYTES;
 
     /** What one layer's forward leaves for its backward. */
     private static final class LayerTape {
@@ -123,6 +124,12 @@ public final class LongformerBackprop {
         return timer.seconds();
     }
 
+    /** Sets the bound on the attention's head-chunk buffers (tests: force one head per chunk). */
+    LongformerBackprop withChunkBytes(long bytes) {
+        this.chunkBytes = bytes;
+        return this;
+    }
+
     private INDArray p(String name) {
         INDArray a = param.apply(prefix + name);
         if (a == null) {
@@ -175,7 +182,7 @@ public final class LongformerBackprop {
                     BandedAttention.Masks.of(attentionMask, globalMask, ww, globalSlots, dt), attentionMask, globalMask));
             int g = rm.masks.globals();
             AttentionBackprop att = attentionByWindow.computeIfAbsent(w, ww -> new AttentionBackprop(c, n, ww, g, dt,
-                    timer));
+                    chunkBytes, timer));
             LayerTape t = new LayerTape();
             t.x = x;
             String s = "encoder.layer." + l + ".attention.self.";
