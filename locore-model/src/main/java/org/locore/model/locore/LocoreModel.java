@@ -311,7 +311,8 @@ public final class LocoreModel {
             LongformerBackprop.Checkpointing mode = LongformerBackprop.tapeBytes(config.longformer(),
                     config.layersKept(), in.batch(), layout.paddedLength(), LongformerBackprop.Checkpointing.FAST)
                     <= FAST_TAPE_LIMIT ? LongformerBackprop.Checkpointing.FAST : LongformerBackprop.Checkpointing.LEAN;
-            return gradients(in, dropoutRng, mode);
+            return EagerTraining.run(config, parameters, numScales, layout, enc, dropoutRng,
+                    EagerTraining.encoder(config, parameters, mode));
         }
         Graph g = graph(in.batch(), layout, true, dropoutRng != null);
         Map<String, INDArray> feed = feed(g, layout, enc, dropoutRng);

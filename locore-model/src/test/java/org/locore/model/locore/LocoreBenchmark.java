@@ -127,6 +127,21 @@ public final class LocoreBenchmark {
         return layers * (proj + local + global) / 1e9;
     }
 
+    /**
+     * Matrix-product FLOPs of one eager training pass ({@link LocoreModel#gradients}, LOCORE-base geometry): the
+     * forward ({@link #gflop}); the backward's two GEMMs per forward GEMM of the projections, output projection
+     * and FFN; the attention backward (window and global parts: the scores recomputed, then the value,
+     * probability, query and key gradients: 2.5x the forward's attention products); with {@code lean}
+     * checkpointing also the recomputed projections and FFN input GEMMs.
+     */
+    static double gflopTraining(int layers, boolean lean) {
+        double n = TOKENS, e = 768, ffn = 3072, hd = 64, heads = 12, w = 256, g = D + 2 + K;
+        double proj = 2 * n * e * 5 * e + 2 * g * e * e + 2 * n * e * e + 2 * 2 * n * e * ffn;
+        double attention = 4 * n * (3 * w + g) * hd * heads + 4 * g * n * hd * heads;
+        double recompute = lean ? 2 * n * e * 5 * e + 2 * n * e * ffn : 0;
+        return gflop(layers, false) + layers * (2 * proj + 2.5 * attention + recompute) / 1e9;
+    }
+
     static String run(LocoreModel m, String variant, int runs, int layers) {
         boolean grad = variant.startsWith("fwdbwd");
         ForwardPath path = switch (variant) {
@@ -154,13 +169,16 @@ public final class LocoreBenchmark {
             best = Math.min(best, s);
             total += s;
         }
-        double fl = gflop(layers, path == ForwardPath.EAGER_DENSE) * (grad ? 3 : 1);
+        double fl = !grad ? gflop(layers, path == ForwardPath.EAGER_DENSE)
+                : path == ForwardPath.GRAPH ? 3 * gflop(layers, false)
+                : gflopTraining(layers, variant.equals("fwdbwd-lean"));
         runs = Math.max(runs, 1);
         return String.format(Locale.ROOT, "%s: %d tokens x 768 x %d layers, batch 1: first %.2f s%s, mean %.2f s over"
                         + " %d runs (best %.2f s), CPU %.1f s/run; %.0f GFLOP%s -> %.1f GFLOP/s at the mean, %.1f at the"
                         + " best; check value %.4g; peak RSS so far %s; load %s",
                 variant, TOKENS, layers, firstS, path == ForwardPath.GRAPH ? " (incl. graph build)" : "",
-                total / runs, runs, best, cpu / runs, fl, grad ? " (3x forward, nominal)" : "", fl / (total / runs),
+                total / runs, runs, best, cpu / runs, fl, !grad ? "" : path == ForwardPath.GRAPH
+                        ? " (3x forward, nominal)" : " (forward + backward as computed)", fl / (total / runs),
                 fl / best, check, peakRss(), load());
     }
 
