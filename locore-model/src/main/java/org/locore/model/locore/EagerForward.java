@@ -26,14 +26,7 @@ final class EagerForward {
         long n = layout.paddedLength();
         long e = c.hiddenSize();
         long bn = b * n;
-        INDArray embeds = Nd4j.createFromArray(enc.features()).reshape('c', bn, e);
-        INDArray scales = Nd4j.createFromArray(enc.scaleOneHot()).reshape('c', bn, numScales);
-        embeds.addi(scales.mmul(params.get(LocoreModel.SCALE_EMBEDDING)));
-        // outer products with a one-column indicator: each element is exactly indicator * vector
-        embeds.addi(Nd4j.createFromArray(enc.sep()).reshape('c', bn, 1)
-                .mmul(params.get(LocoreModel.SEP_EMBEDDING).reshape(1, e)));
-        embeds.addi(Nd4j.createFromArray(enc.pad()).reshape('c', bn, 1)
-                .mmul(params.get(LocoreModel.PAD_EMBEDDING).reshape(1, e)));
+        INDArray embeds = inputsEmbeds(params, numScales, enc, n, e, DataType.FLOAT);
         INDArray inputsEmbeds = embeds.reshape(b, n, e);
         LongformerExecutor exec = new LongformerExecutor(c, config.layersKept(), LocoreModel.ENCODER_PREFIX,
                 name -> params.get(name), attention);
@@ -45,9 +38,33 @@ final class EagerForward {
         INDArray h = hidden.get(NDArrayIndex.all(), NDArrayIndex.interval(0, t), NDArrayIndex.all()).dup();
         INDArray lg = logits.reshape(b, n, 2).get(NDArrayIndex.all(), NDArrayIndex.interval(0, t),
                 NDArrayIndex.all()).dup();
-        for (INDArray a : new INDArray[]{scales, hidden, logits}) {
+        for (INDArray a : new INDArray[]{hidden, logits}) {
             if (a.closeable()) a.close();
         }
         return new LocoreModel.Output(layout, inputsEmbeds, enc.attention(), enc.global(), h, lg);
+    }
+
+    /**
+     * The graph's input embedding {@code features + scaleOneHot x scaleEmbedding + sep x SEP + pad x PAD},
+     * {@code [B n, E]} of the given type.
+     */
+    static INDArray inputsEmbeds(Map<String, INDArray> params, int numScales, SequenceLayout.Encoded enc, long n,
+                                 long e, DataType dt) {
+        long bn = enc.batch() * n;
+        INDArray embeds = cast(Nd4j.createFromArray(enc.features()).reshape('c', bn, e), dt);
+        INDArray scales = cast(Nd4j.createFromArray(enc.scaleOneHot()).reshape('c', bn, numScales), dt);
+        embeds.addi(scales.mmul(params.get(LocoreModel.SCALE_EMBEDDING)));
+        // outer products with a one-column indicator: each element is exactly indicator * vector
+        embeds.addi(cast(Nd4j.createFromArray(enc.sep()).reshape('c', bn, 1), dt)
+                .mmul(params.get(LocoreModel.SEP_EMBEDDING).reshape(1, e)));
+        embeds.addi(cast(Nd4j.createFromArray(enc.pad()).reshape('c', bn, 1), dt)
+                .mmul(params.get(LocoreModel.PAD_EMBEDDING).reshape(1, e)));
+        if (scales.closeable()) scales.close();
+        return embeds;
+    }
+
+    /** {@code a} as type {@code dt} (itself when it has that type). */
+    static INDArray cast(INDArray a, DataType dt) {
+        return a.dataType() == dt ? a : a.castTo(dt);
     }
 }

@@ -7,6 +7,7 @@ import org.locore.model.longformer.BandedAttention;
 import org.locore.model.longformer.DropoutMasks;
 import org.locore.model.longformer.GraphOps;
 import org.locore.model.longformer.LongformerConfig;
+import org.locore.model.longformer.LongformerBackprop;
 import org.locore.model.longformer.LongformerEncoder;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
@@ -29,11 +30,13 @@ import java.util.Random;
 
 /**
  * The LOCORE re-ranker: sequence construction (scale embedding, learned SEP and pad vectors), the Longformer
- * encoder and the per-token 2-class classifier, with the reference checkpoint's tensor names. The training loss
- * and its gradients (and {@link ForwardPath#GRAPH} forward passes) run on SameDiff graphs cached per batch
- * geometry (batch size, D, K, loss or not, dropout or not); the graphs share the parameter arrays of
- * {@link #parameters()}. Inference forward passes run by default on the eager executor ({@code EagerForward},
- * {@link org.locore.model.longformer.LongformerExecutor}) over the same arrays, which gives the graph's values.
+ * encoder and the per-token 2-class classifier, with the reference checkpoint's tensor names. The model is defined
+ * by SameDiff graphs (cached per batch geometry: batch size, D, K, loss or not, dropout or not; they share the
+ * parameter arrays of {@link #parameters()}), which run {@link ForwardPath#GRAPH} forward passes and
+ * {@link GradientPath#GRAPH} gradients. By default both run eagerly on the same arrays and give the graph's values:
+ * inference on {@link org.locore.model.longformer.LongformerExecutor} ({@code EagerForward}), training loss and
+ * gradients on {@link org.locore.model.longformer.LongformerBackprop} ({@code EagerTraining}), with per-layer
+ * recomputation so that a LOCORE-base training sequence fits in a few GB.
  *
  * <p>Not thread-safe: use one instance per thread (SameDiff sessions are not re-entrant).
  */
@@ -53,8 +56,12 @@ public final class LocoreModel {
     /** Classifier bias {@code [2]}. */
     public static final String CLASSIFIER_BIAS = "language_model.classifier.bias";
 
+    /** Tape of the eager backward: keep projections and FFN pre-activations while it stays under this size. */
+    static final long FAST_TAPE_LIMIT = 2L << 30;
+
     private final LocoreConfig config;
     private final Map<String, INDArray> parameters;
+    private final DataType dtype;
     private final int numScales;
     private final Map<List<Object>, Graph> graphs = new HashMap<>();
 
@@ -69,6 +76,7 @@ public final class LocoreModel {
             if (e.getValue().isView()) e.setValue(e.getValue().dup('c'));
         }
         this.parameters = parameters;
+        this.dtype = parameters.get(CLASSIFIER_WEIGHT).dataType();
         this.numScales = (int) parameters.get(SCALE_EMBEDDING).size(0);
     }
 
@@ -134,6 +142,14 @@ public final class LocoreModel {
      * name and shape check as {@link #load}, reported as an {@link IllegalArgumentException}.
      */
     public static LocoreModel create(LocoreConfig config, Map<String, INDArray> parameters) {
+        return create(config, parameters, DataType.FLOAT);
+    }
+
+    /**
+     * {@link #create(LocoreConfig, Map)} with parameters of another floating type (float64 for gradient tests): the
+     * graphs and the eager training pass then compute in that type; eager inference needs float32.
+     */
+    static LocoreModel create(LocoreConfig config, Map<String, INDArray> parameters, DataType dtype) {
         Map<String, long[]> expected = expectedShapes(config.longformer());
         List<String> problems = new ArrayList<>();
         for (Map.Entry<String, long[]> e : expected.entrySet()) {
@@ -149,7 +165,7 @@ public final class LocoreModel {
         }
         Map<String, INDArray> params = new LinkedHashMap<>();
         for (String name : expected.keySet()) {
-            params.put(name, parameters.get(name).castTo(DataType.FLOAT));
+            params.put(name, parameters.get(name).castTo(dtype));
         }
         return new LocoreModel(config, params);
     }
@@ -246,6 +262,9 @@ public final class LocoreModel {
         SequenceLayout layout = layoutFor(in);
         SequenceLayout.Encoded enc = layout.encode(in, numScales);
         if (path != ForwardPath.GRAPH) {
+            if (dtype != DataType.FLOAT) {
+                throw new IllegalStateException("eager inference runs in float32; this model is " + dtype);
+            }
             return EagerForward.run(config, parameters, numScales, layout, enc, path == ForwardPath.EAGER_DENSE
                     ? org.locore.model.longformer.LongformerExecutor.Attention.DENSE
                     : org.locore.model.longformer.LongformerExecutor.Attention.BANDED);
@@ -267,16 +286,34 @@ public final class LocoreModel {
     }
 
     /**
-     * The training loss and the gradient of every parameter (zero for parameters the graph does not use).
+     * The training loss and the gradient of every parameter (zero for parameters the kept layers do not use), on
+     * the default {@link GradientPath#EAGER} path.
      *
      * @param dropoutRng random source for dropout masks, or null for no dropout
      */
     public Gradients gradients(LocoreInputs in, Random dropoutRng) {
+        return gradients(in, dropoutRng, GradientPath.EAGER);
+    }
+
+    /**
+     * The training loss and the gradient of every parameter on the given path. Both paths draw the same dropout
+     * masks from {@code dropoutRng} (leaving it in the same state) and give the same values.
+     *
+     * @param dropoutRng random source for dropout masks, or null for no dropout
+     */
+    public Gradients gradients(LocoreInputs in, Random dropoutRng, GradientPath path) {
         if (in.positiveMask() == null) {
             throw new IllegalArgumentException("the loss needs a positive mask");
         }
         SequenceLayout layout = layoutFor(in);
         SequenceLayout.Encoded enc = layout.encode(in, numScales);
+        if (path == GradientPath.EAGER) {
+            LongformerBackprop.Checkpointing mode = LongformerBackprop.tapeBytes(config.longformer(),
+                    config.layersKept(), in.batch(), layout.paddedLength(), LongformerBackprop.Checkpointing.FAST)
+                    <= FAST_TAPE_LIMIT ? LongformerBackprop.Checkpointing.FAST : LongformerBackprop.Checkpointing.LEAN;
+            return EagerTraining.run(config, parameters, numScales, layout, enc, dropoutRng,
+                    EagerTraining.encoder(config, parameters, mode));
+        }
         Graph g = graph(in.batch(), layout, true, dropoutRng != null);
         Map<String, INDArray> feed = feed(g, layout, enc, dropoutRng);
         var res = g.sd().calculateGradientsAndOutputs(feed, List.of("loss", "logits"), g.trainable());
@@ -286,7 +323,7 @@ public final class LocoreModel {
         INDArray scores = Nd4j.create(DataType.FLOAT, in.batch(), layout.gallerySize());
         for (int r = 0; r < in.batch(); r++) {
             for (int i = 0; i < layout.gallerySize(); i++) {
-                scores.putScalar(r, i, logits.getFloat(r, layout.localPosition(i + 1, d - 1), 1));
+                scores.putScalar(r, i, logits.getDouble(r, layout.localPosition(i + 1, d - 1), 1));
             }
         }
         Map<String, INDArray> grads = new LinkedHashMap<>();
@@ -297,8 +334,20 @@ public final class LocoreModel {
         return new Gradients(loss, grads, scores);
     }
 
+    /** The eager gradients with a given checkpointing (package-private: tests and benchmarks). */
+    Gradients gradients(LocoreInputs in, Random dropoutRng, LongformerBackprop.Checkpointing checkpointing) {
+        if (in.positiveMask() == null) {
+            throw new IllegalArgumentException("the loss needs a positive mask");
+        }
+        SequenceLayout layout = layoutFor(in);
+        SequenceLayout.Encoded enc = layout.encode(in, numScales);
+        return EagerTraining.run(config, parameters, numScales, layout, enc, dropoutRng,
+                EagerTraining.encoder(config, parameters, checkpointing));
+    }
+
     /**
-     * The SameDiff graph that {@link #gradients(LocoreInputs, Random)} runs for batches of this geometry (built on
+     * The SameDiff graph that {@link #gradients(LocoreInputs, Random, GradientPath)} runs on the
+     * {@link GradientPath#GRAPH} path for batches of this geometry (built on
      * first use and cached; its variables are the live parameter arrays), e.g. for SameDiff listeners and the
      * DL4J UI's graph view. Do not change its structure or variables (a descriptive {@code TrainingConfig} for
      * listeners is harmless: {@link #gradients} does not use one).
@@ -320,7 +369,7 @@ public final class LocoreModel {
         for (int l = 0; l < config.layersKept(); l++) {
             int w = config.longformer().oneSidedWindow(l);
             out.add(byWindow.computeIfAbsent(w, ww -> BandedAttention.Masks.of(enc.attention(), enc.global(), ww,
-                    layout.globalSlots(), DataType.FLOAT)));
+                    layout.globalSlots(), dtype)));
         }
         return out;
     }
@@ -330,12 +379,13 @@ public final class LocoreModel {
         long n = layout.paddedLength();
         long e = config.longformer().hiddenSize();
         Map<String, INDArray> feed = new HashMap<>();
-        feed.put("features", Nd4j.createFromArray(enc.features()).reshape('c', b, n, e));
-        feed.put("scale_onehot", Nd4j.createFromArray(enc.scaleOneHot()).reshape('c', b * n, numScales));
-        feed.put("sep_indicator", Nd4j.createFromArray(enc.sep()).reshape('c', b, n, 1));
-        feed.put("pad_indicator", Nd4j.createFromArray(enc.pad()).reshape('c', b, n, 1));
+        feed.put("features", EagerForward.cast(Nd4j.createFromArray(enc.features()).reshape('c', b, n, e), dtype));
+        feed.put("scale_onehot", EagerForward.cast(Nd4j.createFromArray(enc.scaleOneHot()).reshape('c', b * n, numScales),
+                dtype));
+        feed.put("sep_indicator", EagerForward.cast(Nd4j.createFromArray(enc.sep()).reshape('c', b, n, 1), dtype));
+        feed.put("pad_indicator", EagerForward.cast(Nd4j.createFromArray(enc.pad()).reshape('c', b, n, 1), dtype));
         if (g.sd().hasVariable("labels")) {
-            feed.put("labels", Nd4j.createFromArray(enc.labels()).reshape('c', b * n, 2));
+            feed.put("labels", EagerForward.cast(Nd4j.createFromArray(enc.labels()).reshape('c', b * n, 2), dtype));
         }
         for (BandedAttention.Masks m : new java.util.LinkedHashSet<>(masks(layout, enc))) {
             m.feed(feed, "attention_w" + m.window());
@@ -358,7 +408,7 @@ public final class LocoreModel {
 
     private Graph build(int batch, SequenceLayout layout, boolean withLoss, boolean training) {
         LongformerConfig c = config.longformer();
-        DataType dt = DataType.FLOAT;
+        DataType dt = dtype;
         long b = batch;
         long n = layout.paddedLength();
         long e = c.hiddenSize();

@@ -4,7 +4,6 @@ import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
-import org.nd4j.linalg.factory.Nd4j;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -14,7 +13,8 @@ import java.util.Random;
 /**
  * Inverted dropout with masks we build ourselves (the dropout gradients of M2.1 are broken): every dropout site
  * becomes a placeholder multiplied into the graph, fed with {@code Bernoulli(1 - p) / (1 - p)} values per step.
- * When not training, {@link #apply} returns its input unchanged and adds nothing to the graph.
+ * When not training, {@link #apply} returns its input unchanged and adds nothing to the graph. The masks are
+ * drawn by {@link DropoutBits}, as the eager training pass draws them.
  */
 public final class DropoutMasks {
     private record Site(String name, double p, long[] shape) {
@@ -53,17 +53,12 @@ public final class DropoutMasks {
         return x.mul(sd.placeHolder(ph, dtype, shape));
     }
 
-    /** Draws fresh masks for every site into a feed map. */
+    /** Draws fresh masks for every site into a feed map, site by site in the order of {@link #apply} calls. */
     public void feed(Map<String, INDArray> feed, Random rnd) {
         for (Site s : sites) {
             long len = 1;
             for (long d : s.shape()) len *= d;
-            float[] m = new float[Math.toIntExact(len)];
-            float keep = (float) (1.0 / (1.0 - s.p()));
-            for (int i = 0; i < m.length; i++) {
-                m[i] = rnd.nextDouble() < s.p() ? 0f : keep;
-            }
-            feed.put(s.name(), Nd4j.createFromArray(m).reshape('c', s.shape()).castTo(dtype));
+            feed.put(s.name(), DropoutBits.draw(rnd, len, s.p()).array(0, dtype, s.shape()));
         }
     }
 }

@@ -90,8 +90,8 @@ public final class LongformerExecutor {
         mark = now;
     }
 
-    /** Per-batch-row mask data for one window size. */
-    private static final class RowMasks {
+    /** Per-batch-row mask data for one window size (also used by {@link LongformerBackprop}). */
+    static final class RowMasks {
         final BandedAttention.Masks masks;
         final int[][] globalIdx;
         final INDArray[] localRows;
@@ -402,7 +402,7 @@ public final class LongformerExecutor {
      * temporaries whose off-heap memory would otherwise pile up between collections); views and workspace arrays
      * are left alone.
      */
-    private static void free(INDArray... arrays) {
+    static void free(INDArray... arrays) {
         for (INDArray a : arrays) {
             if (a != null && a.closeable()) {
                 a.close();

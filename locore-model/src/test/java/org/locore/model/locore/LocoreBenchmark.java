@@ -27,7 +27,10 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * <ul>
  *   <li>{@code eager}: {@link ForwardPath#EAGER} (the default forward), {@code dense}: {@link ForwardPath#EAGER_DENSE},
  *       {@code graph}: {@link ForwardPath#GRAPH} (the SameDiff graph);</li>
- *   <li>{@code fwdbwd}: {@link LocoreModel#gradients} (forward + backward of one training sequence, graph);</li>
+ *   <li>{@code fwdbwd}: {@link LocoreModel#gradients} (forward + backward of one training sequence, eager, dropout
+ *       off, the default checkpointing), {@code fwdbwd-lean}: the same with
+ *       {@link org.locore.model.longformer.LongformerBackprop.Checkpointing#LEAN}, {@code fwdbwd-dropout}: with
+ *       dropout 0.1 (masks drawn as for the graph), {@code fwdbwd-graph}: {@link GradientPath#GRAPH} (SameDiff);</li>
  *   <li>{@code profile}: seconds per stage of the eager encoder.</li>
  * </ul>
  *
@@ -54,7 +57,8 @@ public final class LocoreBenchmark {
     }
 
     /**
-     * @param args variant ({@code eager | dense | graph | fwdbwd | profile}), timed runs after the first (default 3;
+     * @param args variant ({@code eager | dense | graph | fwdbwd | fwdbwd-lean | fwdbwd-dropout | fwdbwd-graph |
+     *             profile}), timed runs after the first (default 3;
      *             0: report the first run), layers (default 12)
      */
     public static void main(String[] args) throws Exception {
@@ -70,6 +74,12 @@ public final class LocoreBenchmark {
         LocoreModel m = model(layers);
         if (variant.equals("profile")) {
             profile(m, layers, runs);
+            return;
+        }
+        if (variant.startsWith("profile-fwdbwd")) {
+            profileTraining(m, layers, runs, variant.endsWith("-lean")
+                    ? org.locore.model.longformer.LongformerBackprop.Checkpointing.LEAN
+                    : org.locore.model.longformer.LongformerBackprop.Checkpointing.FAST, variant.contains("dropout"));
             return;
         }
         System.out.println(run(m, variant, runs, layers));
@@ -117,10 +127,26 @@ public final class LocoreBenchmark {
         return layers * (proj + local + global) / 1e9;
     }
 
+    /**
+     * Matrix-product FLOPs of one eager training pass ({@link LocoreModel#gradients}, LOCORE-base geometry): the
+     * forward ({@link #gflop}); the backward's two GEMMs per forward GEMM of the projections, output projection
+     * and FFN; the attention backward (window and global parts: the scores recomputed, then the value,
+     * probability, query and key gradients: 2.5x the forward's attention products); with {@code lean}
+     * checkpointing also the recomputed projections and FFN input GEMMs.
+     */
+    static double gflopTraining(int layers, boolean lean) {
+        double n = TOKENS, e = 768, ffn = 3072, hd = 64, heads = 12, w = 256, g = D + 2 + K;
+        double proj = 2 * n * e * 5 * e + 2 * g * e * e + 2 * n * e * e + 2 * 2 * n * e * ffn;
+        double attention = 4 * n * (3 * w + g) * hd * heads + 4 * g * n * hd * heads;
+        double recompute = lean ? 2 * n * e * 5 * e + 2 * n * e * ffn : 0;
+        return gflop(layers, false) + layers * (2 * proj + 2.5 * attention + recompute) / 1e9;
+    }
+
     static String run(LocoreModel m, String variant, int runs, int layers) {
-        boolean grad = variant.equals("fwdbwd");
+        boolean grad = variant.startsWith("fwdbwd");
         ForwardPath path = switch (variant) {
-            case "eager", "fwdbwd" -> ForwardPath.EAGER;
+            case "eager", "fwdbwd", "fwdbwd-lean", "fwdbwd-dropout" -> ForwardPath.EAGER;
+            case "fwdbwd-graph" -> ForwardPath.GRAPH;
             case "dense" -> ForwardPath.EAGER_DENSE;
             case "graph" -> ForwardPath.GRAPH;
             default -> throw new IllegalArgumentException("unknown variant " + variant);
@@ -128,7 +154,7 @@ public final class LocoreBenchmark {
         LocoreInputs in = inputs(grad);
         long c0first = cpuNanos();
         long t0 = System.nanoTime();
-        double check = once(m, in, path, grad);
+        double check = once(m, in, variant);
         double firstS = (System.nanoTime() - t0) / 1e9;
         double firstCpu = (cpuNanos() - c0first) / 1e9;
         double best = runs == 0 ? firstS : Double.MAX_VALUE;
@@ -137,27 +163,37 @@ public final class LocoreBenchmark {
         for (int r = 0; r < runs; r++) {
             long c0 = cpuNanos();
             t0 = System.nanoTime();
-            once(m, in, path, grad);
+            once(m, in, variant);
             double s = (System.nanoTime() - t0) / 1e9;
             cpu += (cpuNanos() - c0) / 1e9;
             best = Math.min(best, s);
             total += s;
         }
-        double fl = gflop(layers, path == ForwardPath.EAGER_DENSE) * (grad ? 3 : 1);
+        double fl = !grad ? gflop(layers, path == ForwardPath.EAGER_DENSE)
+                : path == ForwardPath.GRAPH ? 3 * gflop(layers, false)
+                : gflopTraining(layers, variant.equals("fwdbwd-lean"));
         runs = Math.max(runs, 1);
         return String.format(Locale.ROOT, "%s: %d tokens x 768 x %d layers, batch 1: first %.2f s%s, mean %.2f s over"
                         + " %d runs (best %.2f s), CPU %.1f s/run; %.0f GFLOP%s -> %.1f GFLOP/s at the mean, %.1f at the"
                         + " best; check value %.4g; peak RSS so far %s; load %s",
-                variant, TOKENS, layers, firstS, path == ForwardPath.GRAPH || grad ? " (incl. graph build)" : "",
-                total / runs, runs, best, cpu / runs, fl, grad ? " (3x forward, nominal)" : "", fl / (total / runs),
+                variant, TOKENS, layers, firstS, path == ForwardPath.GRAPH ? " (incl. graph build)" : "",
+                total / runs, runs, best, cpu / runs, fl, !grad ? "" : path == ForwardPath.GRAPH
+                        ? " (3x forward, nominal)" : " (forward + backward as computed)", fl / (total / runs),
                 fl / best, check, peakRss(), load());
     }
 
-    private static double once(LocoreModel m, LocoreInputs in, ForwardPath path, boolean grad) {
-        if (grad) {
-            return m.gradients(in).loss();
-        }
-        return m.forward(in, path).logits().sumNumber().doubleValue();
+    private static double once(LocoreModel m, LocoreInputs in, String variant) {
+        return switch (variant) {
+            case "fwdbwd" -> m.gradients(in).loss();
+            case "fwdbwd-lean" -> m.gradients(in, null,
+                    org.locore.model.longformer.LongformerBackprop.Checkpointing.LEAN).loss();
+            case "fwdbwd-dropout" -> m.gradients(in, new java.util.Random(1)).loss();
+            case "fwdbwd-graph" -> m.gradients(in, null, GradientPath.GRAPH).loss();
+            case "eager" -> m.forward(in, ForwardPath.EAGER).logits().sumNumber().doubleValue();
+            case "dense" -> m.forward(in, ForwardPath.EAGER_DENSE).logits().sumNumber().doubleValue();
+            case "graph" -> m.forward(in, ForwardPath.GRAPH).logits().sumNumber().doubleValue();
+            default -> throw new IllegalArgumentException("unknown variant " + variant);
+        };
     }
 
     /** Seconds per stage of the eager encoder (no embedding or classifier), summed over {@code runs} runs. */
@@ -179,6 +215,36 @@ public final class LocoreBenchmark {
             double s = (e.getValue() - warm.getOrDefault(e.getKey(), 0.0)) / runs;
             System.out.printf(Locale.ROOT, "  %-40s %7.3f s  %5.1f%%%n", e.getKey(), s, 100 * s / wall);
         }
+    }
+
+    /**
+     * Seconds per stage of the eager training pass (encoder forward and backward; the embedding, classifier and
+     * loss are not timed), summed over {@code runs} runs after a warm-up.
+     */
+    static void profileTraining(LocoreModel m, int layers, int runs,
+                                org.locore.model.longformer.LongformerBackprop.Checkpointing mode, boolean dropout) {
+        LocoreInputs in = inputs(true);
+        SequenceLayout layout = new SequenceLayout(D, K, m.config().longformer().maxAttentionWindow(), true);
+        SequenceLayout.Encoded enc = layout.encode(in, m.numScales());
+        org.locore.model.longformer.LongformerBackprop encoder = EagerTraining.encoder(m.config(), m.parameters(), mode);
+        java.util.Random rnd = dropout ? new java.util.Random(1) : null;
+        EagerTraining.run(m.config(), m.parameters(), m.numScales(), layout, enc, rnd, encoder); // warm-up
+        Map<String, Double> warm = encoder.stageSeconds();
+        long t0 = System.nanoTime();
+        for (int r = 0; r < runs; r++) {
+            EagerTraining.run(m.config(), m.parameters(), m.numScales(), layout, enc, rnd, encoder);
+        }
+        double wall = (System.nanoTime() - t0) / 1e9 / runs;
+        System.out.printf(Locale.ROOT, "training profile (%s%s), %d layers, mean of %d runs: %.2f s per pass; peak RSS %s"
+                + " (load %s)%n", mode, dropout ? ", dropout 0.1" : "", layers, runs, wall, peakRss(), load());
+        double sum = 0;
+        for (Map.Entry<String, Double> e : encoder.stageSeconds().entrySet()) {
+            double s = (e.getValue() - warm.getOrDefault(e.getKey(), 0.0)) / runs;
+            sum += s;
+            System.out.printf(Locale.ROOT, "  %-50s %7.3f s  %5.1f%%%n", e.getKey(), s, 100 * s / wall);
+        }
+        System.out.printf(Locale.ROOT, "  %-50s %7.3f s  %5.1f%%%n", "(not in a stage: embedding, classifier, loss)",
+                wall - sum, 100 * (wall - sum) / wall);
     }
 
     private static long cpuNanos() {

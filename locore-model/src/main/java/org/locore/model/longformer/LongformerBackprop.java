@@ -1,0 +1,501 @@
+package org.locore.model.longformer;
+
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.ops.impl.transforms.floating.RSqrt;
+import org.nd4j.linalg.api.ops.impl.transforms.strict.Erf;
+import org.nd4j.linalg.api.ops.impl.transforms.strict.Exp;
+import org.nd4j.linalg.factory.Nd4j;
+
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Random;
+import java.util.function.Function;
+
+import static org.locore.model.longformer.LongformerExecutor.free;
+import static org.nd4j.linalg.indexing.NDArrayIndex.all;
+import static org.nd4j.linalg.indexing.NDArrayIndex.interval;
+
+/**
+ * The training pass of {@link LongformerEncoder}'s computation without SameDiff: a forward pass with dropout
+ * (the graph's masks: {@link DropoutBits} drawn site by site in the graph's order from the same generator), then a
+ * hand-written backward pass, layer by layer in reverse, that accumulates the gradient of every parameter into
+ * caller-provided arrays and returns the gradient of the input embeddings. Gives the graph's gradients (tested in
+ * float64 against {@code calculateGradients} of the graph).
+ *
+ * <p>Memory (activation checkpointing): the forward keeps, per layer, its input, its attention output (before the
+ * output projection) and the two pre-LayerNorm sums ({@code 4 B n E} values), plus, with
+ * {@link Checkpointing#FAST}, the fused projections and the FFN pre-activations ({@code B n (5E + FFN)} values); the
+ * backward recomputes from these what it needs (the attention probabilities always, by
+ * {@link AttentionBackprop}; the projections and the FFN pre-activations with {@link Checkpointing#LEAN}). Nothing of
+ * size {@code n x window} outlives its head chunk, and no {@code n x n} array is ever formed. Dropout decisions are
+ * kept as bits. Large temporaries are released at once.
+ *
+ * <p>Per layer (post-norm): {@code P = x W5^T + b5} (query, key, value, global key, global value in one GEMM),
+ * attention, {@code z1 = drop(attn Wo^T + bo) + x}, {@code y1 = LN(z1)}, {@code u = y1 Wi^T + bi},
+ * {@code z2 = drop(gelu(u) Wf^T + bf) + y1}, output {@code LN(z2)}; exact GELU, whose derivative is
+ * {@code Phi(u) + u phi(u)}. Embeddings: {@code drop(LN(inputs + position + tokenType[0]))}.
+ *
+ * <p>Use: {@link #forward}, then {@link #backward} once. Not thread-safe.
+ */
+public final class LongformerBackprop {
+    /** What the forward keeps for the backward. */
+    public enum Checkpointing {
+        /** Per layer: input, attention output, pre-LayerNorm sums; the backward recomputes the projections and FFN. */
+        LEAN,
+        /** Also the fused projections and the FFN pre-activations: no recomputed GEMM in the backward. */
+        FAST
+    }
+
+    private static final String[] FIVE = {"query", "key", "value", "key_global", "value_global"};
+    private static final double INV_SQRT_2PI = 1.0 / Math.sqrt(2 * Math.PI);
+
+    private final LongformerConfig c;
+    private final int layers;
+    private final String prefix;
+    private final Function<String, INDArray> param;
+    private final Checkpointing checkpointing;
+    private final StageTimer timer = new StageTimer();
+
+    // state of the last forward
+    private int b;
+    private int n;
+    private DataType dt;
+    private INDArray embedSum;
+    private DropoutBits embedDrop;
+    private final List<LayerTape> tapes = new ArrayList<>();
+    private final Map<Integer, LongformerExecutor.RowMasks> masksByWindow = new HashMap<>();
+    private final Map<Integer, AttentionBackprop> attentionByWindow = new HashMap<>();
+    private INDArray ones;
+    private long chunkBytes = AttentionBackprop.CHUNK_BYTES;
+
+    /** What one layer's forward leaves for its backward. */
+    private static final class LayerTape {
+        INDArray x;
+        INDArray proj;
+        INDArray attn;
+        INDArray z1;
+        INDArray u;
+        INDArray z2;
+        DropoutBits windowDrop;
+        DropoutBits globalDrop;
+        DropoutBits attnOutDrop;
+        DropoutBits outDrop;
+
+        void release() {
+            free(x, proj, attn, z1, u, z2);
+            x = proj = attn = z1 = u = z2 = null;
+        }
+    }
+
+    /**
+     * @param c             configuration (dropout probabilities included)
+     * @param layers        layers to run (the first ones)
+     * @param prefix        parameter-name prefix (as for {@link LongformerEncoder#build})
+     * @param param         the parameter array by full name (PyTorch layout; all of one floating type)
+     * @param checkpointing what the forward keeps
+     */
+    public LongformerBackprop(LongformerConfig c, int layers, String prefix, Function<String, INDArray> param,
+                              Checkpointing checkpointing) {
+        this.c = c;
+        this.layers = layers;
+        this.prefix = prefix;
+        this.param = param;
+        this.checkpointing = checkpointing;
+    }
+
+    /**
+     * The values the forward keeps for the backward, in bytes, for a batch of {@code batch} sequences of
+     * {@code length} tokens and 4-byte floats (dropout bits not counted).
+     */
+    public static long tapeBytes(LongformerConfig c, int layers, int batch, int length, Checkpointing mode) {
+        long rows = (long) batch * length;
+        long perLayer = 4L * c.hiddenSize() + (mode == Checkpointing.FAST ? 5L * c.hiddenSize() + c.intermediateSize() : 0);
+        return 4L * rows * perLayer * layers;
+    }
+
+    /**
+     * Wall-clock seconds per stage (GEMMs, attention parts, LayerNorms, GELU, dropout masks, ...) summed over all
+     * passes of this instance: a profile.
+     */
+    public Map<String, Double> stageSeconds() {
+        return timer.seconds();
+    }
+
+    /** Sets the bound on the attention's head-chunk buffers (tests: force one head per chunk). */
+    LongformerBackprop withChunkBytes(long bytes) {
+        this.chunkBytes = bytes;
+        return this;
+    }
+
+    private INDArray p(String name) {
+        INDArray a = param.apply(prefix + name);
+        if (a == null) {
+            throw new IllegalArgumentException("no parameter " + prefix + name);
+        }
+        return a;
+    }
+
+    /**
+     * The forward pass.
+     *
+     * @param inputsEmbeds  {@code [B, n, E]}
+     * @param attentionMask {@code [B][n]}, 1 = attend
+     * @param globalMask    {@code [B][n]}, 1 = global
+     * @param globalSlots   global slots G (as for {@link BandedAttention.Masks#of}), or -1
+     * @param dropoutRng    generator of the dropout masks (drawn as {@link DropoutMasks#feed} draws the graph's),
+     *                      or null for no dropout
+     * @return the last hidden state {@code [B, n, E]} (a new array)
+     */
+    public INDArray forward(INDArray inputsEmbeds, int[][] attentionMask, int[][] globalMask, int globalSlots,
+                            Random dropoutRng) {
+        releaseTape();
+        timer.reset();
+        b = (int) inputsEmbeds.size(0);
+        n = (int) inputsEmbeds.size(1);
+        dt = p("embeddings.LayerNorm.weight").dataType();
+        int e = c.hiddenSize();
+        int bn = b * n;
+        if (c.firstPosition() + n > c.maxPositions()) {
+            throw new IllegalArgumentException("sequence of " + n + " tokens needs positions up to "
+                    + (c.firstPosition() + n - 1) + " but the table has " + c.maxPositions() + " rows");
+        }
+        double hp = dropoutRng == null ? 0 : c.hiddenDropout();
+        double ap = dropoutRng == null ? 0 : c.attentionDropout();
+        // embeddings
+        embedSum = inputsEmbeds.castTo(dt).dup('c').reshape(bn, e);
+        INDArray pos = p("embeddings.position_embeddings.weight")
+                .get(interval(c.firstPosition(), c.firstPosition() + n), all()).dup('c');
+        embedSum.reshape(b, (long) n * e).addiRowVector(pos.reshape(1, (long) n * e));
+        free(pos);
+        embedSum.addiRowVector(p("embeddings.token_type_embeddings.weight").getRow(0).dup());
+        INDArray x = layerNorm(embedSum, p("embeddings.LayerNorm.weight"), p("embeddings.LayerNorm.bias"));
+        embedDrop = hp > 0 ? DropoutBits.draw(dropoutRng, (long) bn * e, hp) : null;
+        applyDropout(x, embedDrop, 0);
+        timer.lap("fwd: embeddings");
+
+        for (int l = 0; l < layers; l++) {
+            int w = c.oneSidedWindow(l);
+            LongformerExecutor.RowMasks rm = masksByWindow.computeIfAbsent(w, ww -> new LongformerExecutor.RowMasks(
+                    BandedAttention.Masks.of(attentionMask, globalMask, ww, globalSlots, dt), attentionMask, globalMask));
+            int g = rm.masks.globals();
+            AttentionBackprop att = attentionByWindow.computeIfAbsent(w, ww -> new AttentionBackprop(c, n, ww, g, dt,
+                    chunkBytes, timer));
+            LayerTape t = new LayerTape();
+            t.x = x;
+            String s = "encoder.layer." + l + ".attention.self.";
+            String o = "encoder.layer." + l + ".";
+            timer.lap("fwd: masks");
+            INDArray proj = projections(x, s);
+            timer.lap("fwd: projections (GEMM)");
+            int nb = (n + w - 1) / w;
+            t.windowDrop = ap > 0 ? DropoutBits.draw(dropoutRng, (long) b * c.numHeads() * nb * w * (g + 3L * w), ap) : null;
+            t.globalDrop = ap > 0 && g > 0 ? DropoutBits.draw(dropoutRng, (long) b * c.numHeads() * g * n, ap) : null;
+            timer.lap("dropout draws");
+            t.attn = Nd4j.create(dt, bn, e);
+            for (int r = 0; r < b; r++) {
+                att.forward(rows(proj, r), rows(x, r), rm, r, p(s + "query_global.weight"), p(s + "query_global.bias"),
+                        ap > 0 ? new AttentionBackprop.Dropout(t.windowDrop, t.globalDrop, r) : null, rows(t.attn, r));
+            }
+            if (checkpointing == Checkpointing.FAST) {
+                t.proj = proj;
+            } else {
+                free(proj);
+            }
+            INDArray a = linear(t.attn, p(o + "attention.output.dense.weight"), p(o + "attention.output.dense.bias"));
+            timer.lap("fwd: output projection (GEMM)");
+            t.attnOutDrop = hp > 0 ? DropoutBits.draw(dropoutRng, (long) bn * e, hp) : null;
+            applyDropout(a, t.attnOutDrop, 0);
+            t.z1 = a.addi(x);
+            INDArray y1 = layerNorm(t.z1, p(o + "attention.output.LayerNorm.weight"),
+                    p(o + "attention.output.LayerNorm.bias"));
+            timer.lap("fwd: dropout, residual, LayerNorm");
+            INDArray u = linear(y1, p(o + "intermediate.dense.weight"), p(o + "intermediate.dense.bias"));
+            timer.lap("fwd: FFN in (GEMM)");
+            INDArray f = u.dup('c');
+            geluInPlace(f);
+            timer.lap("fwd: GELU");
+            if (checkpointing == Checkpointing.FAST) {
+                t.u = u;
+            } else {
+                free(u);
+            }
+            INDArray f2 = linear(f, p(o + "output.dense.weight"), p(o + "output.dense.bias"));
+            free(f);
+            timer.lap("fwd: FFN out (GEMM)");
+            t.outDrop = hp > 0 ? DropoutBits.draw(dropoutRng, (long) bn * e, hp) : null;
+            applyDropout(f2, t.outDrop, 0);
+            t.z2 = f2.addi(y1);
+            free(y1);
+            x = layerNorm(t.z2, p(o + "output.LayerNorm.weight"), p(o + "output.LayerNorm.bias"));
+            tapes.add(t);
+            timer.lap("fwd: dropout, residual, LayerNorm");
+        }
+        return x.reshape(b, n, e);
+    }
+
+    /**
+     * The backward pass of the last {@link #forward}: adds the gradient of every parameter of the run layers and the
+     * embeddings into the arrays {@code grad} returns (by full name, same shapes and type as the parameters), and
+     * releases the forward's tape.
+     *
+     * @param dHidden {@code [B, n, E]} the gradient of the last hidden state
+     * @return {@code [B, n, E]} the gradient of the input embeddings
+     */
+    public INDArray backward(INDArray dHidden, Function<String, INDArray> grad) {
+        if (tapes.size() != layers || embedSum == null) {
+            throw new IllegalStateException("backward needs a forward first (once)");
+        }
+        int e = c.hiddenSize();
+        int bn = b * n;
+        Function<String, INDArray> gr = name -> {
+            INDArray a = grad.apply(prefix + name);
+            if (a == null) throw new IllegalArgumentException("no gradient array for " + prefix + name);
+            return a;
+        };
+        timer.reset();
+        INDArray dy = Nd4j.create(dt, bn, e);
+        dy.assign(dHidden.reshape(bn, e));
+        for (int l = layers - 1; l >= 0; l--) {
+            LayerTape t = tapes.get(l);
+            INDArray dx = layerBackward(l, t, dy, gr);
+            free(dy);
+            t.release();
+            dy = dx;
+        }
+        // embeddings: drop(LN(sum))
+        applyDropout(dy, embedDrop, 0);
+        INDArray dSum = layerNormBackward(embedSum, dy, p("embeddings.LayerNorm.weight"),
+                gr.apply("embeddings.LayerNorm.weight"), gr.apply("embeddings.LayerNorm.bias"));
+        free(dy);
+        addColumnSums(dSum.reshape(b, (long) n * e), gr.apply("embeddings.position_embeddings.weight")
+                .get(interval(c.firstPosition(), c.firstPosition() + n), all()));
+        addColumnSums(dSum, gr.apply("embeddings.token_type_embeddings.weight").getRow(0));
+        releaseTape();
+        timer.lap("bwd: embeddings");
+        return dSum.reshape(b, n, e);
+    }
+
+    private INDArray layerBackward(int l, LayerTape t, INDArray dOut, Function<String, INDArray> gr) {
+        int w = c.oneSidedWindow(l);
+        LongformerExecutor.RowMasks rm = masksByWindow.get(w);
+        AttentionBackprop att = attentionByWindow.get(w);
+        String o = "encoder.layer." + l + ".";
+        String s = o + "attention.self.";
+        // output LayerNorm, FFN out (dropout), residual
+        INDArray dz2 = layerNormBackward(t.z2, dOut, p(o + "output.LayerNorm.weight"),
+                gr.apply(o + "output.LayerNorm.weight"), gr.apply(o + "output.LayerNorm.bias"));
+        INDArray df2 = dz2.dup('c');
+        applyDropout(df2, t.outDrop, 0);
+        addColumnSums(df2, gr.apply(o + "output.dense.bias"));
+        INDArray[] n1 = normalize(t.z1);
+        INDArray xhat1 = n1[0];
+        INDArray y1 = xhat1.mulRowVector(p(o + "attention.output.LayerNorm.weight"))
+                .addiRowVector(p(o + "attention.output.LayerNorm.bias"));
+        timer.lap("bwd: LayerNorms, dropout, biases");
+        INDArray u = t.u;
+        if (u == null) {
+            u = linear(y1, p(o + "intermediate.dense.weight"), p(o + "intermediate.dense.bias"));
+            timer.lap("bwd: recompute FFN in (GEMM)");
+        }
+        t.u = null;
+        // f = u Phi(u), f' = Phi(u) + u phi(u)
+        INDArray phi = u.mul(1.0 / Math.sqrt(2.0));
+        Nd4j.exec(new Erf(phi, phi));
+        phi.addi(1.0).muli(0.5);
+        INDArray f = u.mul(phi);
+        INDArray dens = u.mul(u).muli(-0.5);
+        Nd4j.exec(new Exp(dens, dens));
+        dens.muli(u).muli(INV_SQRT_2PI);
+        INDArray fPrime = phi.addi(dens);
+        free(u, dens);
+        timer.lap("bwd: GELU and derivative");
+        Nd4j.gemm(df2, f, gr.apply(o + "output.dense.weight"), true, false, 1.0, 1.0);
+        timer.lap("bwd: FFN out weight (GEMM)");
+        INDArray du = f; // reuse: df = df2 Wf, then du = df f'
+        Nd4j.gemm(df2, p(o + "output.dense.weight"), du, false, false, 1.0, 0.0);
+        free(df2);
+        timer.lap("bwd: FFN out input (GEMM)");
+        du.muli(fPrime);
+        free(fPrime);
+        addColumnSums(du, gr.apply(o + "intermediate.dense.bias"));
+        timer.lap("bwd: GELU and derivative");
+        Nd4j.gemm(du, y1, gr.apply(o + "intermediate.dense.weight"), true, false, 1.0, 1.0);
+        free(y1);
+        timer.lap("bwd: FFN in weight (GEMM)");
+        INDArray dy1 = dz2;
+        Nd4j.gemm(du, p(o + "intermediate.dense.weight"), dy1, false, false, 1.0, 1.0);
+        free(du);
+        timer.lap("bwd: FFN in input (GEMM)");
+        // attention output LayerNorm, output projection (dropout), residual
+        INDArray dz1 = layerNormBackward(xhat1, n1[1], dy1, p(o + "attention.output.LayerNorm.weight"),
+                gr.apply(o + "attention.output.LayerNorm.weight"), gr.apply(o + "attention.output.LayerNorm.bias"));
+        free(xhat1, n1[1], dy1);
+        INDArray da = dz1.dup('c');
+        applyDropout(da, t.attnOutDrop, 0);
+        addColumnSums(da, gr.apply(o + "attention.output.dense.bias"));
+        timer.lap("bwd: LayerNorms, dropout, biases");
+        Nd4j.gemm(da, t.attn, gr.apply(o + "attention.output.dense.weight"), true, false, 1.0, 1.0);
+        INDArray dAttn = Nd4j.create(dt, (long) b * n, c.hiddenSize());
+        Nd4j.gemm(da, p(o + "attention.output.dense.weight"), dAttn, false, false, 1.0, 0.0);
+        free(da);
+        timer.lap("bwd: output projection (2 GEMMs)");
+        // attention
+        INDArray dx = dz1;
+        INDArray proj = t.proj;
+        if (proj == null) {
+            proj = projections(t.x, s);
+            timer.lap("bwd: recompute projections (GEMM)");
+        }
+        t.proj = null;
+        INDArray dProj = Nd4j.create(dt, (long) b * n, 5L * c.hiddenSize());
+        for (int r = 0; r < b; r++) {
+            att.backward(rows(proj, r), rows(t.x, r), rm, r, p(s + "query_global.weight"), p(s + "query_global.bias"),
+                    t.windowDrop != null ? new AttentionBackprop.Dropout(t.windowDrop, t.globalDrop, r) : null,
+                    rows(t.attn, r), rows(dAttn, r),
+                    rows(dProj, r), rows(dx, r), gr.apply(s + "query_global.weight"), gr.apply(s + "query_global.bias"));
+        }
+        free(proj, dAttn);
+        timer.lap("bwd: attention (other)");
+        // fused projections: dW5 = dP^T x, db5 = column sums, dx += dP W5
+        int e = c.hiddenSize();
+        INDArray w5 = fusedWeights(s);
+        INDArray dW5 = Nd4j.create(dt, 5L * e, e);
+        Nd4j.gemm(dProj, t.x, dW5, true, false, 1.0, 0.0);
+        timer.lap("bwd: projection weights (GEMM)");
+        INDArray db5 = Nd4j.zeros(dt, 5L * e);
+        addColumnSums(dProj, db5);
+        for (int k = 0; k < 5; k++) {
+            gr.apply(s + FIVE[k] + ".weight").addi(dW5.get(interval((long) k * e, (long) (k + 1) * e), all()));
+            gr.apply(s + FIVE[k] + ".bias").addi(db5.get(interval((long) k * e, (long) (k + 1) * e)));
+        }
+        timer.lap("bwd: LayerNorms, dropout, biases");
+        Nd4j.gemm(dProj, w5, dx, false, false, 1.0, 1.0);
+        free(w5, dW5, db5, dProj);
+        timer.lap("bwd: projection input (GEMM)");
+        return dx;
+    }
+
+    /** {@code x W5^T + b5}: the five n-row projections of a layer in one GEMM, {@code [B n, 5E]}. */
+    private INDArray projections(INDArray x, String s) {
+        INDArray w5 = fusedWeights(s);
+        INDArray b5 = Nd4j.concat(0, p(s + "query.bias"), p(s + "key.bias"), p(s + "value.bias"),
+                p(s + "key_global.bias"), p(s + "value_global.bias"));
+        INDArray proj = Nd4j.create(dt, x.size(0), w5.size(0));
+        Nd4j.gemm(x, w5, proj, false, true, 1.0, 0.0);
+        proj.addiRowVector(b5.reshape(1, w5.size(0)));
+        free(w5, b5);
+        return proj;
+    }
+
+    private INDArray fusedWeights(String s) {
+        return Nd4j.concat(0, p(s + "query.weight"), p(s + "key.weight"), p(s + "value.weight"),
+                p(s + "key_global.weight"), p(s + "value_global.weight"));
+    }
+
+    /** Rows of batch row r of a {@code [B n, cols]} array (a view). */
+    private INDArray rows(INDArray a, int r) {
+        return a.get(interval((long) r * n, (long) (r + 1) * n), all());
+    }
+
+    /** {@code x W^T + b} as a new array. */
+    private INDArray linear(INDArray x, INDArray weight, INDArray bias) {
+        INDArray y = Nd4j.create(dt, x.size(0), weight.size(0));
+        Nd4j.gemm(x, weight, y, false, true, 1.0, 0.0);
+        y.addiRowVector(bias);
+        return y;
+    }
+
+    /** Multiplies {@code a} (c order, elements from {@code from} of the site) by a dropout mask, in place. */
+    private void applyDropout(INDArray a, DropoutBits bits, long from) {
+        if (bits == null) return;
+        INDArray m = bits.array(from, dt, a.shape());
+        a.muli(m);
+        free(m);
+    }
+
+    /** {@code target += column sums of a} ({@code [rows, cols]}, target of {@code cols} contiguous values), as a GEMM. */
+    private void addColumnSums(INDArray a, INDArray target) {
+        Nd4j.gemm(ones(a.size(0)), a, target.reshape(1, a.size(1)), true, false, 1.0, 1.0);
+    }
+
+    private INDArray ones(long rows) {
+        if (ones == null || ones.size(0) != rows || ones.dataType() != dt) {
+            free(ones);
+            ones = Nd4j.ones(dt, rows, 1);
+        }
+        return ones;
+    }
+
+    /** {@code (z - mean) * rsqrt(var + eps)} over rows and the row factors {@code rsqrt(var + eps)} {@code [rows, 1]}. */
+    private INDArray[] normalize(INDArray z) {
+        INDArray mean = z.mean(true, 1);
+        INDArray xhat = z.subColumnVector(mean);
+        INDArray sq = xhat.mul(xhat);
+        INDArray rstd = sq.mean(true, 1);
+        free(sq, mean);
+        rstd.addi(c.layerNormEps());
+        Nd4j.exec(new RSqrt(rstd, rstd));
+        xhat.muliColumnVector(rstd);
+        return new INDArray[]{xhat, rstd};
+    }
+
+    /** LayerNorm of {@code z} (as {@link GraphOps#layerNorm}) as a new array. */
+    private INDArray layerNorm(INDArray z, INDArray gamma, INDArray beta) {
+        INDArray[] nz = normalize(z);
+        free(nz[1]);
+        return nz[0].muliRowVector(gamma).addiRowVector(beta);
+    }
+
+    /** The input gradient of a LayerNorm of {@code z} given the output gradient; accumulates gamma's and beta's. */
+    private INDArray layerNormBackward(INDArray z, INDArray dy, INDArray gamma, INDArray dGamma, INDArray dBeta) {
+        INDArray[] nz = normalize(z);
+        INDArray dz = layerNormBackward(nz[0], nz[1], dy, gamma, dGamma, dBeta);
+        free(nz[0], nz[1]);
+        return dz;
+    }
+
+    /**
+     * {@code dz = rstd (g - mean(g) - xhat mean(g xhat))} with {@code g = dy gamma}; {@code dGamma += sum(dy xhat)},
+     * {@code dBeta += sum(dy)} over rows.
+     */
+    private INDArray layerNormBackward(INDArray xhat, INDArray rstd, INDArray dy, INDArray gamma,
+                                              INDArray dGamma, INDArray dBeta) {
+        INDArray prod = dy.mul(xhat);
+        addColumnSums(prod, dGamma);
+        addColumnSums(dy, dBeta);
+        INDArray gy = dy.mulRowVector(gamma);
+        INDArray m1 = gy.mean(true, 1);
+        prod.assign(gy).muli(xhat);
+        INDArray m2 = prod.mean(true, 1);
+        prod.assign(xhat).muliColumnVector(m2);
+        gy.subiColumnVector(m1).subi(prod).muliColumnVector(rstd);
+        free(prod, m1, m2);
+        return gy;
+    }
+
+    /** {@link GraphOps#gelu} in place: {@code x * (erf(x / sqrt 2) + 1) * 0.5}. */
+    private static void geluInPlace(INDArray x) {
+        INDArray buf = x.mul(1.0 / Math.sqrt(2.0));
+        Nd4j.exec(new Erf(buf, buf));
+        buf.addi(1.0);
+        x.muli(buf).muli(0.5);
+        free(buf);
+    }
+
+    /** Releases the tape and the buffers of the last forward. */
+    private void releaseTape() {
+        for (LayerTape t : tapes) t.release();
+        tapes.clear();
+        free(embedSum);
+        embedSum = null;
+        embedDrop = null;
+        for (AttentionBackprop a : attentionByWindow.values()) a.close();
+        attentionByWindow.clear();
+        masksByWindow.clear();
+        free(ones);
+        ones = null;
+    }
+}
