@@ -1,0 +1,159 @@
+package org.locore.model.vit;
+
+import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.VectorMask;
+import jdk.incubator.vector.VectorOperators;
+import jdk.incubator.vector.VectorSpecies;
+
+/**
+ * {@link RowOps} with the JDK's Vector API ({@code jdk.incubator.vector}, the platform's widest float vectors):
+ * the exponentials use the JDK's vector {@code EXP} (Intel SVML on x86-64), which makes the softmax over the
+ * {@code T x T} attention scores about 8x faster than ND4J's generic-build softmax. Only loaded when the module is
+ * present ({@link RowOps#VECTOR_API}); the scalar tails use the same formulas as {@link ScalarRowOps}.
+ */
+final class VectorRowOps implements RowOps {
+    private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
+    private static final int L = S.length();
+
+    private VectorRowOps() {
+    }
+
+    /** A new instance; only call when {@link RowOps#VECTOR_API}. */
+    static RowOps create() {
+        return new VectorRowOps();
+    }
+
+    @Override
+    public void softmax(float[] r, int off, int n) {
+        int end = off + n;
+        int ub = off + S.loopBound(n);
+        FloatVector mv = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+        int i = off;
+        for (; i < ub; i += L) {
+            mv = mv.max(FloatVector.fromArray(S, r, i));
+        }
+        float m = mv.reduceLanes(VectorOperators.MAX);
+        for (; i < end; i++) {
+            m = Math.max(m, r[i]);
+        }
+        FloatVector mm = FloatVector.broadcast(S, m);
+        FloatVector sv = FloatVector.zero(S);
+        for (i = off; i < ub; i += L) {
+            FloatVector e = FloatVector.fromArray(S, r, i).sub(mm).lanewise(VectorOperators.EXP);
+            e.intoArray(r, i);
+            sv = sv.add(e);
+        }
+        float sum = sv.reduceLanes(VectorOperators.ADD);
+        for (; i < end; i++) {
+            float e = (float) Math.exp(r[i] - m);
+            r[i] = e;
+            sum += e;
+        }
+        float inv = 1f / sum;
+        FloatVector iv = FloatVector.broadcast(S, inv);
+        for (i = off; i < ub; i += L) {
+            FloatVector.fromArray(S, r, i).mul(iv).intoArray(r, i);
+        }
+        for (; i < end; i++) {
+            r[i] *= inv;
+        }
+    }
+
+    @Override
+    public void layerNorm(float[] x, float[] out, int off, int n, float[] w, float[] b, float eps) {
+        int ub = S.loopBound(n);
+        FloatVector sv = FloatVector.zero(S);
+        int i = 0;
+        for (; i < ub; i += L) {
+            sv = sv.add(FloatVector.fromArray(S, x, off + i));
+        }
+        float s = sv.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            s += x[off + i];
+        }
+        float mean = s / n;
+        FloatVector mv = FloatVector.broadcast(S, mean);
+        FloatVector vv = FloatVector.zero(S);
+        for (i = 0; i < ub; i += L) {
+            FloatVector c = FloatVector.fromArray(S, x, off + i).sub(mv);
+            vv = c.fma(c, vv);
+        }
+        float v = vv.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            float c = x[off + i] - mean;
+            v += c * c;
+        }
+        float rstd = (float) (1.0 / Math.sqrt(v / n + eps));
+        FloatVector rv = FloatVector.broadcast(S, rstd);
+        for (i = 0; i < ub; i += L) {
+            FloatVector.fromArray(S, x, off + i).sub(mv).mul(rv).fma(FloatVector.fromArray(S, w, i), FloatVector.fromArray(S, b, i))
+                    .intoArray(out, off + i);
+        }
+        for (; i < n; i++) {
+            out[off + i] = (x[off + i] - mean) * rstd * w[i] + b[i];
+        }
+    }
+
+    @Override
+    public void biasGelu(float[] r, int off, int n, float[] b) {
+        int ub = S.loopBound(n);
+        int i = 0;
+        for (; i < ub; i += L) {
+            FloatVector x = FloatVector.fromArray(S, r, off + i).add(FloatVector.fromArray(S, b, i));
+            gelu(x).intoArray(r, off + i);
+        }
+        for (; i < n; i++) {
+            r[off + i] = ScalarRowOps.gelu(r[off + i] + b[i]);
+        }
+    }
+
+    /** {@link ScalarRowOps#gelu} on a vector (in float). */
+    private static FloatVector gelu(FloatVector x) {
+        FloatVector z = x.mul((float) SQRT_HALF).abs();
+        FloatVector t = FloatVector.broadcast(S, 1f).div(z.mul(0.5f).add(1f));
+        FloatVector p = t.mul(0.17087277f).add(-0.82215223f);
+        p = p.fma(t, c(1.48851587f));
+        p = p.fma(t, c(-1.13520398f));
+        p = p.fma(t, c(0.27886807f));
+        p = p.fma(t, c(-0.18628806f));
+        p = p.fma(t, c(0.09678418f));
+        p = p.fma(t, c(0.37409196f));
+        p = p.fma(t, c(1.00002368f));
+        p = p.fma(t, c(-1.26551223f));
+        FloatVector ans = t.mul(p.sub(z.mul(z)).lanewise(VectorOperators.EXP));
+        VectorMask<Float> pos = x.compare(VectorOperators.GT, 0f);
+        FloatVector erfc = ans.blend(FloatVector.broadcast(S, 2f).sub(ans), pos);
+        return x.mul(0.5f).mul(erfc);
+    }
+
+    private static FloatVector c(float v) {
+        return FloatVector.broadcast(S, v);
+    }
+
+    @Override
+    public void residual(float[] x, float[] a, int off, int n, float[] b, float[] g) {
+        int ub = S.loopBound(n);
+        int i = 0;
+        for (; i < ub; i += L) {
+            FloatVector v = FloatVector.fromArray(S, a, off + i).add(FloatVector.fromArray(S, b, i));
+            FloatVector xv = FloatVector.fromArray(S, x, off + i);
+            (g == null ? xv.add(v) : v.fma(FloatVector.fromArray(S, g, i), xv)).intoArray(x, off + i);
+        }
+        for (; i < n; i++) {
+            float v = a[off + i] + b[i];
+            x[off + i] += g == null ? v : g[i] * v;
+        }
+    }
+
+    @Override
+    public void addBias(float[] src, int sOff, float[] dst, int dOff, int n, float[] b, int bOff) {
+        int ub = S.loopBound(n);
+        int i = 0;
+        for (; i < ub; i += L) {
+            FloatVector.fromArray(S, src, sOff + i).add(FloatVector.fromArray(S, b, bOff + i)).intoArray(dst, dOff + i);
+        }
+        for (; i < n; i++) {
+            dst[dOff + i] = src[sOff + i] + b[bOff + i];
+        }
+    }
+}
