@@ -42,6 +42,8 @@ public final class Dinov2Vit {
     private final VitExecutor.Weights weights;
     private final VitExecutor executor;
     private SameDiff sd;
+    /** Tests: runs the eager path on this executor instead. */
+    private VitExecutor executorOverride;
     /** Patch part of the learned position table, {@code [grid*grid*width]} channels last, in double. */
     private final double[] posGrid;
     private final Map<Long, INDArray> posCache = new ConcurrentHashMap<>();
@@ -191,6 +193,13 @@ public final class Dinov2Vit {
     }
 
     /**
+     * Tests: the eager path runs on a new executor with these row kernels and options (null: the default one).
+     */
+    void useExecutor(RowOps ops, VitExecutor.Options options) {
+        executorOverride = ops == null ? null : new VitExecutor(config, weights, ops, options);
+    }
+
+    /**
      * Seconds per stage of the eager path summed over all its runs so far (patch embedding, GEMMs, attention,
      * LayerNorms, GELU, ...): a profile.
      */
@@ -227,8 +236,9 @@ public final class Dinov2Vit {
         if (path == VitForwardPath.GRAPH) {
             tokens = graph().output(Map.of(IN_PATCHES, patches, IN_POS, pos), OUT_TOKENS).get(OUT_TOKENS);
         } else {
-            synchronized (executor) {
-                tokens = executor.run(patches, pos);
+            VitExecutor exec = executorOverride != null ? executorOverride : executor;
+            synchronized (exec) {
+                tokens = exec.run(patches, pos);
             }
         }
         LOG.debug("ViT forward ({}) {}x{} patches in {} ms", path, gh, gw, (System.nanoTime() - t0) / 1_000_000);

@@ -2,7 +2,7 @@ package org.locore.model.vit;
 
 /**
  * The element-wise steps of {@link VitExecutor} on one row segment of a {@code float[]} (the executor copies
- * rows of native ND4J buffers in and out): softmax, LayerNorm, bias + exact GELU and the layer-scaled residual.
+ * rows of native ND4J buffers in and out): the softmax's exponentials, LayerNorm, bias + exact GELU and the layer-scaled residual.
  * Two implementations compute the same formulas: {@link VectorRowOps} with the JDK's Vector API (SIMD; needs
  * {@code --add-modules jdk.incubator.vector}) and {@link ScalarRowOps} in plain Java, chosen by {@link #best()}.
  */
@@ -16,8 +16,11 @@ interface RowOps {
     /** {@code 1 / sqrt(2)}. */
     double SQRT_HALF = 0.7071067811865476;
 
-    /** Softmax of {@code r[off, off + n)} in place (max subtracted first). */
-    void softmax(float[] r, int off, int n);
+    /**
+     * The unnormalised softmax of {@code r[off, off + n)} in place: {@code r = exp(r - max(r))}; returns the sum of
+     * the new values (dividing by it completes the softmax).
+     */
+    float expShifted(float[] r, int off, int n);
 
     /**
      * LayerNorm of {@code x[off, off + n)} into {@code out[off, off + n)} (may be the same array): centred, biased
@@ -33,6 +36,9 @@ interface RowOps {
      * {@code g == null} means 1.
      */
     void residual(float[] x, float[] a, int off, int n, float[] b, float[] g);
+
+    /** {@code r[off, off + n) *= f}. */
+    void scale(float[] r, int off, int n, float f);
 
     /** {@code dst[dOff + i] = src[sOff + i] + b[bOff + i]} for {@code i < n}. */
     void addBias(float[] src, int sOff, float[] dst, int dOff, int n, float[] b, int bOff);

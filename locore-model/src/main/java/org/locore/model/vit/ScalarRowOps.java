@@ -3,7 +3,7 @@ package org.locore.model.vit;
 /** {@link RowOps} in plain Java (the fallback when the Vector API module is absent, and the tests' reference). */
 final class ScalarRowOps implements RowOps {
     @Override
-    public void softmax(float[] r, int off, int n) {
+    public float expShifted(float[] r, int off, int n) {
         float m = Float.NEGATIVE_INFINITY;
         for (int i = off; i < off + n; i++) {
             m = Math.max(m, r[i]);
@@ -14,10 +14,7 @@ final class ScalarRowOps implements RowOps {
             r[i] = e;
             sum += e;
         }
-        float inv = 1f / sum;
-        for (int i = off; i < off + n; i++) {
-            r[i] *= inv;
-        }
+        return sum;
     }
 
     @Override
@@ -61,6 +58,13 @@ final class ScalarRowOps implements RowOps {
         for (int i = 0; i < n; i++) {
             float v = a[off + i] + b[i];
             x[off + i] += g == null ? v : g[i] * v;
+        }
+    }
+
+    @Override
+    public void scale(float[] r, int off, int n, float f) {
+        for (int i = off; i < off + n; i++) {
+            r[i] *= f;
         }
     }
 

@@ -7,7 +7,7 @@ import jdk.incubator.vector.VectorSpecies;
 
 /**
  * {@link RowOps} with the JDK's Vector API ({@code jdk.incubator.vector}, the platform's widest float vectors):
- * the exponentials use the JDK's vector {@code EXP} (Intel SVML on x86-64), which makes the softmax over the
+ * the exponentials use the JDK's vector {@code EXP} (Intel SVML on x86-64), which makes the softmax's exponentials over the
  * {@code T x T} attention scores about 8x faster than ND4J's generic-build softmax. Only loaded when the module is
  * present ({@link RowOps#VECTOR_API}); the scalar tails use the same formulas as {@link ScalarRowOps}.
  */
@@ -24,7 +24,7 @@ final class VectorRowOps implements RowOps {
     }
 
     @Override
-    public void softmax(float[] r, int off, int n) {
+    public float expShifted(float[] r, int off, int n) {
         int end = off + n;
         int ub = off + S.loopBound(n);
         FloatVector mv = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
@@ -49,14 +49,7 @@ final class VectorRowOps implements RowOps {
             r[i] = e;
             sum += e;
         }
-        float inv = 1f / sum;
-        FloatVector iv = FloatVector.broadcast(S, inv);
-        for (i = off; i < ub; i += L) {
-            FloatVector.fromArray(S, r, i).mul(iv).intoArray(r, i);
-        }
-        for (; i < end; i++) {
-            r[i] *= inv;
-        }
+        return sum;
     }
 
     @Override
@@ -142,6 +135,18 @@ final class VectorRowOps implements RowOps {
         for (; i < n; i++) {
             float v = a[off + i] + b[i];
             x[off + i] += g == null ? v : g[i] * v;
+        }
+    }
+
+    @Override
+    public void scale(float[] r, int off, int n, float f) {
+        int ub = off + S.loopBound(n);
+        int i = off;
+        for (; i < ub; i += L) {
+            FloatVector.fromArray(S, r, i).mul(f).intoArray(r, i);
+        }
+        for (; i < off + n; i++) {
+            r[i] *= f;
         }
     }
 

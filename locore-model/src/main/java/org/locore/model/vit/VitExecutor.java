@@ -3,8 +3,6 @@ package org.locore.model.vit;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 import java.nio.FloatBuffer;
 import java.util.ArrayList;
@@ -15,6 +13,7 @@ import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.nd4j.linalg.indexing.NDArrayIndex.all;
 import static org.nd4j.linalg.indexing.NDArrayIndex.interval;
@@ -38,7 +37,6 @@ import static org.nd4j.linalg.indexing.NDArrayIndex.interval;
  * <p>Not thread-safe.
  */
 final class VitExecutor {
-    private static final Logger LOG = LoggerFactory.getLogger(VitExecutor.class);
     /** Daemon workers for the row kernels and the parallel attention jobs (the caller is always one of the workers). */
     private static final ExecutorService POOL = Executors.newCachedThreadPool(r -> {
         Thread t = new Thread(r, "vit-executor");
@@ -124,6 +122,8 @@ final class VitExecutor {
         final INDArray mlp;
         /** one scores buffer {@code [chunk, T]} per thread. */
         final INDArray[] scores;
+        /** per thread: 1 / softmax row sums of its current scores block. */
+        final float[][] rowScale;
         /** one row scratch per thread, long enough for any row. */
         final float[][] scratch;
         final float[][] scratch2;
@@ -145,6 +145,7 @@ final class VitExecutor {
             }
             int len = Math.max(Math.max(3 * e, c.mlpHidden()), t);
             scratch = new float[threads][len];
+            rowScale = new float[threads][Math.min(chunk, t)];
             scratch2 = new float[threads][len];
         }
 
@@ -202,7 +203,6 @@ final class VitExecutor {
             splitHeads(b, blk.qkvB());
             lap("qkv bias + head split");
             attention(b);
-            lap("attention (scores GEMM, softmax, values GEMM)");
             mergeHeads(b);
             lap("head merge");
             Nd4j.gemm(b.attn, blk.projW(), b.a, false, false, 1.0, 0.0);
@@ -363,7 +363,15 @@ final class VitExecutor {
         });
     }
 
-    /** Softmax attention of every head into {@code out}, in jobs of (head, block of query rows). */
+    /** Attention sub-stages, in the order of {@link #attentionJob}'s laps. */
+    private static final String[] ATTENTION_STAGES = {"attention: scores GEMM", "attention: softmax (exp)",
+            "attention: values GEMM + 1/sum"};
+
+    /**
+     * Softmax attention of every head into {@code out}, in jobs of (head, block of query rows) taken in turn by the
+     * workers (dynamically, so that a worker slowed by other processes takes fewer). The attention's wall time is
+     * split over {@link #ATTENTION_STAGES} in proportion to the workers' summed time in each.
+     */
     private void attention(Buffers b) {
         int hn = config.heads();
         int t = b.t;
@@ -372,49 +380,88 @@ final class VitExecutor {
         int jobs = hn * chunks;
         double scale = 1.0 / Math.sqrt(config.headDim());
         int threads = b.scratch.length;
+        long[][] nanos = new long[threads][ATTENTION_STAGES.length];
+        long start = System.nanoTime();
         if (!options.parallelHeads() || threads == 1) {
             for (int j = 0; j < jobs; j++) {
-                int hh = j / chunks;
-                int r0 = (j % chunks) * chunk;
-                int r1 = Math.min(t, r0 + chunk);
-                INDArray sc = scores(b, 0, r1 - r0);
-                Nd4j.gemm(rows(b.heads, 0, hh, r0, r1), rows(b.heads, 1, hh, 0, t), sc, false, true, scale, 0.0);
-                FloatBuffer sf = floats(b.scores[0]);
-                parallel(b, r1 - r0, (k, q0, q1) -> softmaxRows(sf, t, q0, q1, b.scratch[k]));
-                Nd4j.gemm(sc, rows(b.heads, 2, hh, 0, t), b.out.slice(hh).get(interval(r0, r1), all()),
-                        false, false, 1.0, 0.0);
+                attentionJob(b, 0, j, chunks, chunk, scale, true, nanos[0]);
             }
-            return;
-        }
-        int blasThreads = Nd4j.factory().blas().getMaxThreads();
-        Nd4j.factory().blas().setMaxThreads(1);
-        try {
-            List<Future<?>> futures = new ArrayList<>();
-            for (int k = 1; k < threads; k++) {
-                int kk = k;
-                futures.add(POOL.submit(() -> attentionJobs(b, kk, threads, jobs, chunks, chunk, scale)));
+        } else {
+            int blasThreads = Nd4j.factory().blas().getMaxThreads();
+            Nd4j.factory().blas().setMaxThreads(1);
+            try {
+                AtomicInteger next = new AtomicInteger();
+                List<Future<?>> futures = new ArrayList<>();
+                for (int k = 1; k < threads; k++) {
+                    int kk = k;
+                    futures.add(POOL.submit(() -> {
+                        for (int j = next.getAndIncrement(); j < jobs; j = next.getAndIncrement()) {
+                            attentionJob(b, kk, j, chunks, chunk, scale, false, nanos[kk]);
+                        }
+                    }));
+                }
+                for (int j = next.getAndIncrement(); j < jobs; j = next.getAndIncrement()) {
+                    attentionJob(b, 0, j, chunks, chunk, scale, false, nanos[0]);
+                }
+                join(futures);
+            } finally {
+                Nd4j.factory().blas().setMaxThreads(blasThreads);
             }
-            attentionJobs(b, 0, threads, jobs, chunks, chunk, scale);
-            join(futures);
-        } finally {
-            Nd4j.factory().blas().setMaxThreads(blasThreads);
         }
+        double wall = (System.nanoTime() - start) / 1e9;
+        double[] sum = new double[ATTENTION_STAGES.length];
+        double all = 0;
+        for (long[] perThread : nanos) {
+            for (int i = 0; i < sum.length; i++) {
+                sum[i] += perThread[i];
+                all += perThread[i];
+            }
+        }
+        for (int i = 0; i < sum.length; i++) {
+            stageSeconds.merge(ATTENTION_STAGES[i], all == 0 ? 0 : wall * sum[i] / all, Double::sum);
+        }
+        mark = System.nanoTime();
     }
 
-    /** Worker k's share of the attention jobs (every {@code threads}-th job). */
-    private void attentionJobs(Buffers b, int k, int threads, int jobs, int chunks, int chunk, double scale) {
+    /**
+     * Job j: head {@code j / chunks}, query rows of block {@code j % chunks}: scores by one GEMM into worker k's
+     * buffer, {@code exp(s - max)} per row (rows split over the threads when {@code splitSoftmax}), values by one
+     * GEMM into the head's output rows, which are then divided by the row sums (the softmax's normalisation on
+     * {@code d} instead of {@code T} columns). Adds its time per sub-stage to {@code nanos}.
+     */
+    private void attentionJob(Buffers b, int k, int j, int chunks, int chunk, double scale, boolean splitSoftmax,
+                              long[] nanos) {
         int t = b.t;
+        int hh = j / chunks;
+        int r0 = (j % chunks) * chunk;
+        int r1 = Math.min(t, r0 + chunk);
+        INDArray sc = scores(b, k, r1 - r0);
+        long t0 = System.nanoTime();
+        Nd4j.gemm(rows(b.heads, 0, hh, r0, r1), rows(b.heads, 1, hh, 0, t), sc, false, true, scale, 0.0);
+        long t1 = System.nanoTime();
         FloatBuffer sf = floats(b.scores[k]);
-        for (int j = k; j < jobs; j += threads) {
-            int hh = j / chunks;
-            int r0 = (j % chunks) * chunk;
-            int r1 = Math.min(t, r0 + chunk);
-            INDArray sc = scores(b, k, r1 - r0);
-            Nd4j.gemm(rows(b.heads, 0, hh, r0, r1), rows(b.heads, 1, hh, 0, t), sc, false, true, scale, 0.0);
-            softmaxRows(sf, t, 0, r1 - r0, b.scratch[k]);
-            Nd4j.gemm(sc, rows(b.heads, 2, hh, 0, t), b.out.slice(hh).get(interval(r0, r1), all()),
-                    false, false, 1.0, 0.0);
+        float[] inv = b.rowScale[k];
+        if (splitSoftmax) {
+            parallel(b, r1 - r0, (kk, q0, q1) -> expRows(sf, t, q0, q1, b.scratch[kk], inv));
+        } else {
+            expRows(sf, t, 0, r1 - r0, b.scratch[k], inv);
         }
+        long t2 = System.nanoTime();
+        Nd4j.gemm(sc, rows(b.heads, 2, hh, 0, t), b.out.slice(hh).get(interval(r0, r1), all()), false, false, 1.0, 0.0);
+        // the softmax's normalisation, applied to the d-wide output rows instead of the t-wide scores
+        int d = config.headDim();
+        FloatBuffer of = floats(b.out);
+        float[] s = b.scratch[k];
+        int base = (hh * t + r0) * d;
+        for (int r = 0; r < r1 - r0; r++) {
+            of.get(base + r * d, s, 0, d);
+            ops.scale(s, 0, d, inv[r]);
+            of.put(base + r * d, s, 0, d);
+        }
+        long t3 = System.nanoTime();
+        nanos[0] += t1 - t0;
+        nanos[1] += t2 - t1;
+        nanos[2] += t3 - t2;
     }
 
     private static INDArray scores(Buffers b, int k, int rows) {
@@ -428,10 +475,11 @@ final class VitExecutor {
         return r0 == 0 && r1 == m.size(0) ? m : m.get(interval(r0, r1), all());
     }
 
-    private void softmaxRows(FloatBuffer f, int n, int q0, int q1, float[] s) {
+    /** Rows {@code [q0, q1)} of an {@code [rows, n]} buffer: {@code exp(s - max)} in place, 1 / row sum into inv. */
+    private void expRows(FloatBuffer f, int n, int q0, int q1, float[] s, float[] inv) {
         for (int r = q0; r < q1; r++) {
             f.get(r * n, s, 0, n);
-            ops.softmax(s, 0, n);
+            inv[r] = 1f / ops.expShifted(s, 0, n);
             f.put(r * n, s, 0, n);
         }
     }
