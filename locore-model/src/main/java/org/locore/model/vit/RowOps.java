@@ -23,6 +23,12 @@ interface RowOps {
     float expShifted(float[] r, int off, int n);
 
     /**
+     * {@link #expShifted(float[], int, int)} on {@code n} floats of a native-order buffer starting at byte
+     * {@code byteOff} (used on the attention scores directly: saves copying them in and out).
+     */
+    float expShifted(java.nio.ByteBuffer buf, int byteOff, int n);
+
+    /**
      * LayerNorm of {@code x[off, off + n)} into {@code out[off, off + n)} (may be the same array): centred, biased
      * variance, {@code (x - mean) / sqrt(var + eps) * w + b}, with {@code w, b} indexed from 0.
      */

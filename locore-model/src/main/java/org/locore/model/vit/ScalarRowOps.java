@@ -18,6 +18,21 @@ final class ScalarRowOps implements RowOps {
     }
 
     @Override
+    public float expShifted(java.nio.ByteBuffer buf, int byteOff, int n) {
+        float m = Float.NEGATIVE_INFINITY;
+        for (int i = 0; i < n; i++) {
+            m = Math.max(m, buf.getFloat(byteOff + 4 * i));
+        }
+        float sum = 0;
+        for (int i = 0; i < n; i++) {
+            float e = (float) Math.exp(buf.getFloat(byteOff + 4 * i) - m);
+            buf.putFloat(byteOff + 4 * i, e);
+            sum += e;
+        }
+        return sum;
+    }
+
+    @Override
     public void layerNorm(float[] x, float[] out, int off, int n, float[] w, float[] b, float eps) {
         float s = 0;
         for (int i = off; i < off + n; i++) {

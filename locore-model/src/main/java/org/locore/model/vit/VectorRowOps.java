@@ -5,6 +5,9 @@ import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+
 /**
  * {@link RowOps} with the JDK's Vector API ({@code jdk.incubator.vector}, the platform's widest float vectors):
  * the exponentials use the JDK's vector {@code EXP} (Intel SVML on x86-64), which makes the softmax's exponentials over the
@@ -47,6 +50,36 @@ final class VectorRowOps implements RowOps {
         for (; i < end; i++) {
             float e = (float) Math.exp(r[i] - m);
             r[i] = e;
+            sum += e;
+        }
+        return sum;
+    }
+
+    @Override
+    public float expShifted(ByteBuffer buf, int byteOff, int n) {
+        ByteOrder order = buf.order();
+        int ub = S.loopBound(n);
+        FloatVector mv = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+        int i = 0;
+        for (; i < ub; i += L) {
+            mv = mv.max(FloatVector.fromByteBuffer(S, buf, byteOff + 4 * i, order));
+        }
+        float m = mv.reduceLanes(VectorOperators.MAX);
+        for (; i < n; i++) {
+            m = Math.max(m, buf.getFloat(byteOff + 4 * i));
+        }
+        FloatVector mm = FloatVector.broadcast(S, m);
+        FloatVector sv = FloatVector.zero(S);
+        for (i = 0; i < ub; i += L) {
+            int o = byteOff + 4 * i;
+            FloatVector e = FloatVector.fromByteBuffer(S, buf, o, order).sub(mm).lanewise(VectorOperators.EXP);
+            e.intoByteBuffer(buf, o, order);
+            sv = sv.add(e);
+        }
+        float sum = sv.reduceLanes(VectorOperators.ADD);
+        for (; i < n; i++) {
+            float e = (float) Math.exp(buf.getFloat(byteOff + 4 * i) - m);
+            buf.putFloat(byteOff + 4 * i, e);
             sum += e;
         }
         return sum;

@@ -4,6 +4,8 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
@@ -439,12 +441,12 @@ final class VitExecutor {
         long t0 = System.nanoTime();
         Nd4j.gemm(rows(b.heads, 0, hh, r0, r1), rows(b.heads, 1, hh, 0, t), sc, false, true, scale, 0.0);
         long t1 = System.nanoTime();
-        FloatBuffer sf = floats(b.scores[k]);
+        ByteBuffer sb = bytes(b.scores[k]);
         float[] inv = b.rowScale[k];
         if (splitSoftmax) {
-            parallel(b, r1 - r0, (kk, q0, q1) -> expRows(sf, t, q0, q1, b.scratch[kk], inv));
+            parallel(b, r1 - r0, (kk, q0, q1) -> expRows(sb, t, q0, q1, inv));
         } else {
-            expRows(sf, t, 0, r1 - r0, b.scratch[k], inv);
+            expRows(sb, t, 0, r1 - r0, inv);
         }
         long t2 = System.nanoTime();
         Nd4j.gemm(sc, rows(b.heads, 2, hh, 0, t), b.out.slice(hh).get(interval(r0, r1), all()), false, false, 1.0, 0.0);
@@ -476,11 +478,9 @@ final class VitExecutor {
     }
 
     /** Rows {@code [q0, q1)} of an {@code [rows, n]} buffer: {@code exp(s - max)} in place, 1 / row sum into inv. */
-    private void expRows(FloatBuffer f, int n, int q0, int q1, float[] s, float[] inv) {
+    private void expRows(ByteBuffer f, int n, int q0, int q1, float[] inv) {
         for (int r = q0; r < q1; r++) {
-            f.get(r * n, s, 0, n);
-            inv[r] = 1f / ops.expShifted(s, 0, n);
-            f.put(r * n, s, 0, n);
+            inv[r] = 1f / ops.expShifted(f, 4 * r * n, n);
         }
     }
 
@@ -490,6 +490,12 @@ final class VitExecutor {
             throw new IllegalStateException("expected a whole c-order array");
         }
         return a.data().asNioFloat();
+    }
+
+    /** {@link #floats}, as bytes in native order. */
+    private static ByteBuffer bytes(INDArray a) {
+        floats(a);
+        return a.data().asNio().order(ByteOrder.nativeOrder());
     }
 
     private static void free(INDArray a) {

@@ -57,6 +57,17 @@ class RowOpsTest {
             float[] a2 = row.clone();
             assertEquals(s.expShifted(a1, off, n), v.expShifted(a2, off, n), 1e-5 * n, "exp sum, n " + n);
             assertClose(a1, a2, 1e-6, "exp, n " + n);
+            java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocateDirect(4 * (off + n)).order(java.nio.ByteOrder.nativeOrder());
+            for (int i = 0; i < off + n; i++) {
+                buf.putFloat(4 * i, row[i]);
+            }
+            java.nio.ByteBuffer buf2 = java.nio.ByteBuffer.allocateDirect(4 * (off + n)).order(java.nio.ByteOrder.nativeOrder());
+            buf2.put(buf.duplicate()).clear();
+            assertEquals(s.expShifted(buf, 4 * off, n), v.expShifted(buf2, 4 * off, n), 1e-5 * n, "buffer exp sum, n " + n);
+            for (int i = 0; i < off + n; i++) {
+                assertEquals(a1[i], buf.getFloat(4 * i), 1e-6, "scalar buffer exp [" + i + "]");
+                assertEquals(a1[i], buf2.getFloat(4 * i), 1e-6, "vector buffer exp [" + i + "]");
+            }
             a1 = row.clone();
             a2 = row.clone();
             s.layerNorm(a1, a1, off, n, w, b, 1e-6f);
