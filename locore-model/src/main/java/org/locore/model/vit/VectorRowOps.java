@@ -1,6 +1,7 @@
 package org.locore.model.vit;
 
 import jdk.incubator.vector.FloatVector;
+import jdk.incubator.vector.IntVector;
 import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
@@ -9,10 +10,16 @@ import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 
 /**
- * {@link RowOps} with the JDK's Vector API ({@code jdk.incubator.vector}, the platform's widest float vectors):
- * the exponentials use the JDK's vector {@code EXP} (Intel SVML on x86-64), which makes the softmax's exponentials over the
- * {@code T x T} attention scores about 8x faster than ND4J's generic-build softmax. Only loaded when the module is
- * present ({@link RowOps#VECTOR_API}); the scalar tails use the same formulas as {@link ScalarRowOps}.
+ * {@link RowOps} with the JDK's Vector API ({@code jdk.incubator.vector}, the platform's widest float vectors),
+ * about 8x faster than ND4J's generic-build softmax on the {@code T x T} attention scores. Only loaded when the
+ * module is present ({@link RowOps#VECTOR_API}); the scalar tails use the same formulas as {@link ScalarRowOps}.
+ *
+ * <p>Results are bit-for-bit reproducible, whatever the JIT has compiled so far: only lane-wise IEEE operations
+ * ({@code +, -, *, /, fma, max}, bit shifts), whose interpreted fall-backs give the same bits as the compiled
+ * vector code, and sums over lanes in a fixed order. In particular the exponential is Cephes' {@code expf}
+ * polynomial ({@link #exp}, relative error below 1e-7) rather than the vector {@code EXP} operator, whose compiled
+ * (SVML) and interpreted forms differ in the last bit: the extraction's outputs must not depend on how warm the
+ * JVM was.
  */
 final class VectorRowOps implements RowOps {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
@@ -42,11 +49,11 @@ final class VectorRowOps implements RowOps {
         FloatVector mm = FloatVector.broadcast(S, m);
         FloatVector sv = FloatVector.zero(S);
         for (i = off; i < ub; i += L) {
-            FloatVector e = FloatVector.fromArray(S, r, i).sub(mm).lanewise(VectorOperators.EXP);
+            FloatVector e = exp(FloatVector.fromArray(S, r, i).sub(mm));
             e.intoArray(r, i);
             sv = sv.add(e);
         }
-        float sum = sv.reduceLanes(VectorOperators.ADD);
+        float sum = sum(sv);
         for (; i < end; i++) {
             float e = (float) Math.exp(r[i] - m);
             r[i] = e;
@@ -72,11 +79,11 @@ final class VectorRowOps implements RowOps {
         FloatVector sv = FloatVector.zero(S);
         for (i = 0; i < ub; i += L) {
             int o = byteOff + 4 * i;
-            FloatVector e = FloatVector.fromByteBuffer(S, buf, o, order).sub(mm).lanewise(VectorOperators.EXP);
+            FloatVector e = exp(FloatVector.fromByteBuffer(S, buf, o, order).sub(mm));
             e.intoByteBuffer(buf, o, order);
             sv = sv.add(e);
         }
-        float sum = sv.reduceLanes(VectorOperators.ADD);
+        float sum = sum(sv);
         for (; i < n; i++) {
             float e = (float) Math.exp(buf.getFloat(byteOff + 4 * i) - m);
             buf.putFloat(byteOff + 4 * i, e);
@@ -93,7 +100,7 @@ final class VectorRowOps implements RowOps {
         for (; i < ub; i += L) {
             sv = sv.add(FloatVector.fromArray(S, x, off + i));
         }
-        float s = sv.reduceLanes(VectorOperators.ADD);
+        float s = sum(sv);
         for (; i < n; i++) {
             s += x[off + i];
         }
@@ -104,7 +111,7 @@ final class VectorRowOps implements RowOps {
             FloatVector c = FloatVector.fromArray(S, x, off + i).sub(mv);
             vv = c.fma(c, vv);
         }
-        float v = vv.reduceLanes(VectorOperators.ADD);
+        float v = sum(vv);
         for (; i < n; i++) {
             float c = x[off + i] - mean;
             v += c * c;
@@ -146,10 +153,46 @@ final class VectorRowOps implements RowOps {
         p = p.fma(t, c(0.37409196f));
         p = p.fma(t, c(1.00002368f));
         p = p.fma(t, c(-1.26551223f));
-        FloatVector ans = t.mul(p.sub(z.mul(z)).lanewise(VectorOperators.EXP));
+        FloatVector ans = t.mul(exp(p.sub(z.mul(z))));
         VectorMask<Float> pos = x.compare(VectorOperators.GT, 0f);
         FloatVector erfc = ans.blend(FloatVector.broadcast(S, 2f).sub(ans), pos);
         return x.mul(0.5f).mul(erfc);
+    }
+
+    /** The lanes' sum, added in lane order. */
+    private static float sum(FloatVector v) {
+        float[] lanes = v.toArray();
+        float s = 0;
+        for (float x : lanes) {
+            s += x;
+        }
+        return s;
+    }
+
+    private static final float LOG2E = 1.44269504088896341f;
+    /** {@code 1.5 * 2^23}: adding it rounds to an integer held in the low mantissa bits. */
+    private static final float ROUND = 12582912f;
+    private static final FloatVector P0 = c(1.9875691500e-4f);
+    private static final FloatVector P1 = c(1.3981999507e-3f);
+    private static final FloatVector P2 = c(8.3334519073e-3f);
+    private static final FloatVector P3 = c(4.1665795894e-2f);
+    private static final FloatVector P4 = c(1.6666665459e-1f);
+    private static final FloatVector P5 = c(5.0000001201e-1f);
+
+    /**
+     * {@code exp(x)} for {@code x <= 88} (Cephes {@code expf}: {@code x = n ln 2 + r}, a degree-7 polynomial in r,
+     * times {@code 2^n} built in the exponent bits); arguments below -87.3 give {@code exp(-87.3)}, about 1e-38.
+     */
+    static FloatVector exp(FloatVector x) {
+        x = x.max(-87.3f);
+        FloatVector shifted = x.mul(LOG2E).add(ROUND);
+        FloatVector n = shifted.sub(ROUND);
+        FloatVector r = x.sub(n.mul(0.693359375f)).sub(n.mul(-2.12194440e-4f));
+        FloatVector p = P0.fma(r, P1).fma(r, P2).fma(r, P3).fma(r, P4).fma(r, P5);
+        p = p.mul(r.mul(r)).add(r).add(1f);
+        FloatVector scale = ((IntVector) shifted.reinterpretAsInts()).lanewise(VectorOperators.LSHL, 23).add(127 << 23)
+                .reinterpretAsFloats();
+        return p.mul(scale);
     }
 
     private static FloatVector c(float v) {

@@ -38,6 +38,20 @@ class RowOpsTest {
     }
 
     @Test
+    void vectorExpIsAccurate() {
+        Assumptions.assumeTrue(RowOps.VECTOR_API, "jdk.incubator.vector not enabled");
+        float[] x = new float[64000];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = -87f + i * (87f + 10f) / x.length;
+        }
+        float[] e = VectorExpProbe.exp(x);
+        for (int i = 0; i < x.length; i++) {
+            double ref = Math.exp(x[i]);
+            assertEquals(ref, e[i], 2e-7 * ref, "exp(" + x[i] + ")");
+        }
+    }
+
+    @Test
     void vectorMatchesScalar() {
         Assumptions.assumeTrue(RowOps.VECTOR_API, "jdk.incubator.vector not enabled");
         RowOps v = RowOps.best();
