@@ -185,7 +185,6 @@ final class VitExecutor {
         // tokens: [CLS + pos0, registers, patches W + bias + pos]
         INDArray xPatches = b.x.get(interval(first, t), all());
         Nd4j.gemm(patches, w.patchW(), xPatches, false, false, 1.0, 0.0);
-        xPatches.addi(pos);
         FloatBuffer xf = floats(b.x);
         float[] s0 = b.scratch[0];
         for (int r = first; r < t; r++) {
@@ -193,6 +192,7 @@ final class VitExecutor {
             ops.addBias(s0, 0, s0, 0, c, w.patchB(), 0);
             xf.put(r * c, s0, 0, c);
         }
+        xPatches.addi(pos);
         xf.put(0, w.clsPos(), 0, c);
         xf.put(c, w.registers(), 0, config.registers() * c);
         lap("patch embedding");
@@ -226,14 +226,6 @@ final class VitExecutor {
         layerNorm(b, b.x, tokens, w.normW(), w.normB());
         lap("LayerNorm");
         return tokens;
-    }
-
-    /** Frees the working buffers (they are recreated on the next run). */
-    void release() {
-        if (buffers != null) {
-            buffers.close();
-            buffers = null;
-        }
     }
 
     /** A task over rows {@code [r0, r1)} on worker {@code k} (its scratch arrays). */
