@@ -121,7 +121,7 @@ public final class VitBenchmark {
         long t = System.nanoTime();
         Dinov2Vit.Output o = vit.forward(image, path);
         long td = System.nanoTime();
-        DetectorOutput d = det.detect(o.patchTokens());
+        DetectorOutput d = det.detect(o.patchTokens(), path);
         d.topK(100);
         d.globalDescriptor();
         detectorSeconds += (System.nanoTime() - td) / 1e9;
