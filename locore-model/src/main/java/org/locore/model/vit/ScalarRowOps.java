@@ -59,13 +59,14 @@ final class ScalarRowOps implements RowOps {
 
     /**
      * {@code x Phi(x) = x erfc(-x / sqrt 2) / 2}, with erfc from {@link RowOps#erfcExponent} (relative error about
-     * 1e-7 everywhere, also in the far negative tail).
+     * 1e-7 everywhere, also in the far negative tail); as {@code max(x, 0) - |x| erfc(|x| / sqrt 2) / 2}, which is
+     * the same for both signs since {@code erfc(-z) = 2 - erfc(z)}.
      */
     static float gelu(float x) {
         double z = Math.abs(x * SQRT_HALF);
         double t = 1.0 / (1.0 + 0.5 * z);
         double ans = t * Math.exp(RowOps.erfcExponent(z, t)); // erfc(|x| / sqrt 2)
-        return (float) (0.5 * x * (x > 0 ? 2.0 - ans : ans));
+        return (float) (Math.max(x, 0.0) - 0.5 * Math.abs(x) * ans);
     }
 
     @Override

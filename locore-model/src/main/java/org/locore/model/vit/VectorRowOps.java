@@ -2,7 +2,6 @@ package org.locore.model.vit;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
-import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -154,9 +153,7 @@ final class VectorRowOps implements RowOps {
         p = p.fma(t, c(1.00002368f));
         p = p.fma(t, c(-1.26551223f));
         FloatVector ans = t.mul(exp(p.sub(z.mul(z))));
-        VectorMask<Float> pos = x.compare(VectorOperators.GT, 0f);
-        FloatVector erfc = ans.blend(FloatVector.broadcast(S, 2f).sub(ans), pos);
-        return x.mul(0.5f).mul(erfc);
+        return x.max(0f).sub(x.abs().mul(0.5f).mul(ans));
     }
 
     /** The lanes' sum, added in lane order. */
