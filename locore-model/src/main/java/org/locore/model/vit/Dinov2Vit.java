@@ -64,6 +64,7 @@ public final class Dinov2Vit {
         this.config = config;
         this.params = params;
         this.weights = weights(params);
+        params.dropMatrices(); // the graph takes them from weights: no second copy on the heap
         this.executor = new VitExecutor(config, weights, RowOps.best(), VitExecutor.Options.defaults());
         this.posGrid = posGrid;
         if (!RowOps.VECTOR_API) {
@@ -411,6 +412,17 @@ public final class Dinov2Vit {
             blocks = new BlockParams[config.depth()];
             for (int i = 0; i < blocks.length; i++) {
                 blocks[i] = new BlockParams();
+            }
+        }
+
+        /** Forgets the weight matrices (kept as arrays in {@link VitExecutor.Weights}); the vectors stay. */
+        void dropMatrices() {
+            patchW = null;
+            for (BlockParams bp : blocks) {
+                bp.qkvW = null;
+                bp.projW = null;
+                bp.fc1W = null;
+                bp.fc2W = null;
             }
         }
     }
