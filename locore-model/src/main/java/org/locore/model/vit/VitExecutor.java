@@ -25,11 +25,12 @@ import static org.nd4j.linalg.indexing.NDArrayIndex.interval;
  * fewer, larger steps (the design of the Longformer's executor): the patch embedding as one GEMM of the unfolded
  * patches ({@code [N, 3 p p] x [3 p p, C]}) written into the token buffer after the CLS and register rows; per
  * block one fused {@code [T, C] x [C, 3C]} QKV GEMM, per head and block of query rows the scores
- * {@code Q K^T / sqrt(d)} by one GEMM into a reused buffer, softmax in place and one GEMM into that head's output
- * rows; projection and MLP as 2-D GEMMs into preallocated buffers. The element-wise steps (LayerNorm, bias +
- * exact GELU, layer-scaled residual, head split and merge, softmax) are fused row kernels ({@link RowOps}) that
- * copy rows of the native buffers into Java arrays, run SIMD code there (Vector API when enabled) and copy back,
- * split over the ND4J thread count. All buffers are allocated once per token count and reused: the working set
+ * {@code Q K^T / sqrt(d)} by one GEMM into a reused buffer, {@code exp(s - max)} in place, one GEMM into that
+ * head's output rows and their division by the row sums; projection and MLP as 2-D GEMMs into preallocated
+ * buffers. The element-wise steps (LayerNorm, bias + exact GELU, layer-scaled residual, head split and merge, the
+ * softmax's exponentials) are fused row kernels ({@link RowOps}) that copy rows of the native buffers into Java
+ * arrays (or read the scores in place), run SIMD code there (Vector API when enabled) and copy back, split over
+ * the ND4J thread count. All buffers are allocated once per token count and reused: the working set
  * is about {@code 4 T (10 C + 2 chunk)} bytes beside the weights.
  *
  * <p>Attention can run its (head, row block) jobs one after the other with multi-threaded GEMMs, or on parallel
@@ -54,7 +55,11 @@ final class VitExecutor {
      *                       job at a time with ND4J's multi-threaded GEMMs and the softmax rows split over threads
      */
     record Options(int chunkRows, boolean parallelHeads) {
-        /** The defaults (measured fastest on the 2-core benchmark machine, see BENCHMARKS.md). */
+        /**
+         * The defaults, overridable by the system properties {@code locore.vit.chunk} and
+         * {@code locore.vit.parallelHeads} (576 rows in parallel jobs: best in the least loaded comparison on the
+         * 2-core benchmark machine, see BENCHMARKS.md).
+         */
         static Options defaults() {
             return new Options(Integer.getInteger("locore.vit.chunk", 576),
                     Boolean.parseBoolean(System.getProperty("locore.vit.parallelHeads", "true")));
