@@ -18,11 +18,13 @@ import java.util.Random;
 import java.util.concurrent.ConcurrentHashMap;
 
 /**
- * The DINOv2 vision transformer with register tokens (official {@code dinov2_vitb14_reg} semantics) as a SameDiff
- * graph, in inference mode: patch embedding (a {@code p x p}, stride {@code p} convolution, computed exactly as
+ * The DINOv2 vision transformer with register tokens (official {@code dinov2_vitb14_reg} semantics) in inference
+ * mode: patch embedding (a {@code p x p}, stride {@code p} convolution, computed exactly as
  * unfold + matrix product), {@code [CLS + pos[0], registers, patches + pos]} tokens with the position table resized
  * to the patch grid by {@link PositionTable}, pre-norm blocks with layer scale and exact (erf) GELU, and a final
- * LayerNorm. The graph takes the unfolded patches and the resized position table as placeholders, so one graph
+ * LayerNorm. {@link #forward(INDArray)} runs it eagerly ({@link VitExecutor}, {@link VitForwardPath#EAGER});
+ * the SameDiff graph ({@link VitForwardPath#GRAPH}, built on first use from the same weight arrays) is kept as the
+ * reference. The graph takes the unfolded patches and the resized position table as placeholders, so one graph
  * serves every image size.
  *
  * <p>Tensor names are those of the official checkpoints ({@code cls_token}, {@code pos_embed},
@@ -36,7 +38,12 @@ public final class Dinov2Vit {
     private static final String OUT_TOKENS = "tokens";
 
     private final VitConfig config;
-    private final SameDiff sd;
+    private final Params params;
+    private final VitExecutor.Weights weights;
+    private final VitExecutor executor;
+    private SameDiff sd;
+    /** Tests: runs the eager path on this executor instead. */
+    private VitExecutor executorOverride;
     /** Patch part of the learned position table, {@code [grid*grid*width]} channels last, in double. */
     private final double[] posGrid;
     private final Map<Long, INDArray> posCache = new ConcurrentHashMap<>();
@@ -53,10 +60,17 @@ public final class Dinov2Vit {
         }
     }
 
-    private Dinov2Vit(VitConfig config, SameDiff sd, double[] posGrid) {
+    private Dinov2Vit(VitConfig config, Params params, double[] posGrid) {
         this.config = config;
-        this.sd = sd;
+        this.params = params;
+        this.weights = weights(params);
+        params.dropMatrices(); // the graph takes them from weights: no second copy on the heap
+        this.executor = new VitExecutor(config, weights, RowOps.best(), VitExecutor.Options.defaults());
         this.posGrid = posGrid;
+        if (!RowOps.VECTOR_API) {
+            LOG.info("jdk.incubator.vector is not enabled: the ViT's element-wise kernels run in scalar Java "
+                    + "(add --add-modules jdk.incubator.vector to the java command for the SIMD ones)");
+        }
     }
 
     /**
@@ -109,7 +123,7 @@ public final class Dinov2Vit {
         }
         params.normW = w.floats("norm.weight", c);
         params.normB = w.floats("norm.bias", c);
-        return new Dinov2Vit(config, build(params), grid);
+        return new Dinov2Vit(config, params, grid);
     }
 
     /**
@@ -150,7 +164,7 @@ public final class Dinov2Vit {
         }
         params.normW = ones(c);
         params.normB = new float[c];
-        return new Dinov2Vit(config, build(params), grid);
+        return new Dinov2Vit(config, params, grid);
     }
 
     /** The network's shape. */
@@ -158,18 +172,52 @@ public final class Dinov2Vit {
         return config;
     }
 
-    /** The SameDiff graph (placeholders {@code patches [N, 3*p*p]}, {@code pos [N, width]}; output {@code tokens}). */
-    public SameDiff graph() {
+    /**
+     * The SameDiff graph (placeholders {@code patches [N, 3*p*p]}, {@code pos [N, width]}; output {@code tokens}),
+     * built on the first call.
+     */
+    public synchronized SameDiff graph() {
+        if (sd == null) {
+            sd = build(params, weights);
+        }
         return sd;
+    }
+
+    /**
+     * Runs the network on one normalised RGB image on the fast {@link VitForwardPath#EAGER} path.
+     *
+     * @param image {@code [1, 3, H, W]} (or {@code [3, H, W]}) float, H and W multiples of the patch size
+     * @return CLS and patch tokens after the final LayerNorm (registers dropped)
+     */
+    public Output forward(INDArray image) {
+        return forward(image, VitForwardPath.EAGER);
+    }
+
+    /**
+     * Tests: the eager path runs on a new executor with these row kernels and options (null: the default one).
+     */
+    void useExecutor(RowOps ops, VitExecutor.Options options) {
+        executorOverride = ops == null ? null : new VitExecutor(config, weights, ops, options);
+    }
+
+    /**
+     * Seconds per stage of the eager path summed over all its runs so far (patch embedding, GEMMs, attention,
+     * LayerNorms, GELU, ...): a profile.
+     */
+    public Map<String, Double> eagerStageSeconds() {
+        synchronized (executor) {
+            return executor.stageSeconds();
+        }
     }
 
     /**
      * Runs the network on one normalised RGB image.
      *
      * @param image {@code [1, 3, H, W]} (or {@code [3, H, W]}) float, H and W multiples of the patch size
+     * @param path  eager execution or the SameDiff graph (same values)
      * @return CLS and patch tokens after the final LayerNorm (registers dropped)
      */
-    public Output forward(INDArray image) {
+    public Output forward(INDArray image, VitForwardPath path) {
         INDArray im = image.rank() == 3 ? image.reshape(1, image.size(0), image.size(1), image.size(2)) : image;
         if (im.rank() != 4 || im.size(0) != 1 || im.size(1) != 3) {
             throw new IllegalArgumentException("expected a [1, 3, H, W] image, got " + Arrays.toString(image.shape()));
@@ -185,14 +233,27 @@ public final class Dinov2Vit {
         INDArray patches = unfold(im.castTo(DataType.FLOAT), gh, gw, p);
         INDArray pos = positionTable(gh, gw);
         long t0 = System.nanoTime();
-        Map<String, INDArray> out = sd.output(Map.of(IN_PATCHES, patches, IN_POS, pos), OUT_TOKENS);
-        INDArray tokens = out.get(OUT_TOKENS);
-        LOG.debug("ViT forward {}x{} patches in {} ms", gh, gw, (System.nanoTime() - t0) / 1_000_000);
+        INDArray tokens;
+        if (path == VitForwardPath.GRAPH) {
+            tokens = graph().output(Map.of(IN_PATCHES, patches, IN_POS, pos), OUT_TOKENS).get(OUT_TOKENS);
+        } else {
+            VitExecutor exec = executorOverride != null ? executorOverride : executor;
+            synchronized (exec) {
+                tokens = exec.run(patches, pos);
+            }
+        }
+        LOG.debug("ViT forward ({}) {}x{} patches in {} ms", path, gh, gw, (System.nanoTime() - t0) / 1_000_000);
         int c = config.width();
         int first = 1 + config.registers();
         INDArray cls = tokens.get(NDArrayIndex.interval(0, 1), NDArrayIndex.all()).dup('c').reshape(1, c);
         INDArray patchTokens = tokens.get(NDArrayIndex.interval(first, tokens.size(0)), NDArrayIndex.all()).dup('c')
                 .reshape(1, (long) gh * gw, c);
+        if (path != VitForwardPath.GRAPH && tokens.closeable()) {
+            tokens.close();
+        }
+        if (patches.closeable()) {
+            patches.close();
+        }
         return new Output(cls, patchTokens, gh, gw);
     }
 
@@ -219,7 +280,28 @@ public final class Dinov2Vit {
         return im.reshape('c', 3, gh, p, gw, p).permute(1, 3, 0, 2, 4).dup('c').reshape('c', (long) gh * gw, 3L * p * p);
     }
 
-    private static SameDiff build(Params pr) {
+    /** The executor's weights: GEMM matrices transposed to {@code [in, out]} (shared with the graph's constants). */
+    private static VitExecutor.Weights weights(Params pr) {
+        VitConfig cfg = pr.config;
+        int c = cfg.width();
+        int p = cfg.patchSize();
+        float[] cls = new float[c];
+        for (int i = 0; i < c; i++) {
+            cls[i] = pr.cls[i] + pr.pos0[i];
+        }
+        VitExecutor.Block[] blocks = new VitExecutor.Block[cfg.depth()];
+        for (int b = 0; b < blocks.length; b++) {
+            BlockParams bp = pr.blocks[b];
+            blocks[b] = new VitExecutor.Block(bp.norm1W, bp.norm1B, transposed(bp.qkvW, 3 * c, c), bp.qkvB,
+                    transposed(bp.projW, c, c), bp.projB, bp.ls1, bp.norm2W, bp.norm2B,
+                    transposed(bp.fc1W, cfg.mlpHidden(), c), bp.fc1B, transposed(bp.fc2W, c, cfg.mlpHidden()), bp.fc2B,
+                    bp.ls2);
+        }
+        return new VitExecutor.Weights(transposed(pr.patchW, c, 3 * p * p), pr.patchB, cls, pr.registers, blocks,
+                pr.normW, pr.normB);
+    }
+
+    private static SameDiff build(Params pr, VitExecutor.Weights wt) {
         VitConfig cfg = pr.config;
         int c = cfg.width();
         int p = cfg.patchSize();
@@ -227,14 +309,10 @@ public final class Dinov2Vit {
         SameDiff sd = SameDiff.create();
         SDVariable patches = sd.placeHolder(IN_PATCHES, DataType.FLOAT, -1, 3L * p * p);
         SDVariable pos = sd.placeHolder(IN_POS, DataType.FLOAT, -1, c);
-        SDVariable wPatch = sd.constant("patch_embed.proj.weight", transposed(pr.patchW, c, 3 * p * p));
+        SDVariable wPatch = sd.constant("patch_embed.proj.weight", wt.patchW());
         SDVariable bPatch = sd.constant("patch_embed.proj.bias", row(pr.patchB));
         SDVariable x = sd.mmul(patches, wPatch).add(bPatch).add(pos);
-        float[] cls = new float[c];
-        for (int i = 0; i < c; i++) {
-            cls[i] = pr.cls[i] + pr.pos0[i];
-        }
-        SDVariable clsTok = sd.constant("cls_token_pos", Nd4j.createFromArray(cls).reshape(1, c));
+        SDVariable clsTok = sd.constant("cls_token_pos", Nd4j.createFromArray(wt.clsPos()).reshape(1, c));
         if (cfg.registers() > 0) {
             SDVariable reg = sd.constant("register_tokens",
                     Nd4j.createFromArray(pr.registers).reshape(cfg.registers(), c));
@@ -245,9 +323,10 @@ public final class Dinov2Vit {
         double scale = 1.0 / Math.sqrt(hd);
         for (int b = 0; b < cfg.depth(); b++) {
             BlockParams bp = pr.blocks[b];
+            VitExecutor.Block bw = wt.blocks()[b];
             String n = "blocks." + b + ".";
             SDVariable h = layerNorm(sd, x, bp.norm1W, bp.norm1B, cfg.lnEps(), n + "norm1");
-            SDVariable qkv = sd.mmul(h, sd.constant(n + "attn.qkv.weight", transposed(bp.qkvW, 3 * c, c)))
+            SDVariable qkv = sd.mmul(h, sd.constant(n + "attn.qkv.weight", bw.qkvW()))
                     .add(sd.constant(n + "attn.qkv.bias", row(bp.qkvB)));
             SDVariable[] heads = new SDVariable[cfg.heads()];
             for (int k = 0; k < cfg.heads(); k++) {
@@ -258,17 +337,17 @@ public final class Dinov2Vit {
                 heads[k] = sd.mmul(att, v);
             }
             SDVariable a = cfg.heads() == 1 ? heads[0] : sd.concat(1, heads);
-            a = sd.mmul(a, sd.constant(n + "attn.proj.weight", transposed(bp.projW, c, c)))
+            a = sd.mmul(a, sd.constant(n + "attn.proj.weight", bw.projW()))
                     .add(sd.constant(n + "attn.proj.bias", row(bp.projB)));
             if (cfg.layerScale()) {
                 a = a.mul(sd.constant(n + "ls1.gamma", row(bp.ls1)));
             }
             x = x.add(a);
             h = layerNorm(sd, x, bp.norm2W, bp.norm2B, cfg.lnEps(), n + "norm2");
-            SDVariable m = sd.mmul(h, sd.constant(n + "mlp.fc1.weight", transposed(bp.fc1W, cfg.mlpHidden(), c)))
+            SDVariable m = sd.mmul(h, sd.constant(n + "mlp.fc1.weight", bw.fc1W()))
                     .add(sd.constant(n + "mlp.fc1.bias", row(bp.fc1B)));
             m = geluErf(sd, m);
-            m = sd.mmul(m, sd.constant(n + "mlp.fc2.weight", transposed(bp.fc2W, c, cfg.mlpHidden())))
+            m = sd.mmul(m, sd.constant(n + "mlp.fc2.weight", bw.fc2W()))
                     .add(sd.constant(n + "mlp.fc2.bias", row(bp.fc2B)));
             if (cfg.layerScale()) {
                 m = m.mul(sd.constant(n + "ls2.gamma", row(bp.ls2)));
@@ -333,6 +412,17 @@ public final class Dinov2Vit {
             blocks = new BlockParams[config.depth()];
             for (int i = 0; i < blocks.length; i++) {
                 blocks[i] = new BlockParams();
+            }
+        }
+
+        /** Forgets the weight matrices (kept as arrays in {@link VitExecutor.Weights}); the vectors stay. */
+        void dropMatrices() {
+            patchW = null;
+            for (BlockParams bp : blocks) {
+                bp.qkvW = null;
+                bp.projW = null;
+                bp.fc1W = null;
+                bp.fc2W = null;
             }
         }
     }

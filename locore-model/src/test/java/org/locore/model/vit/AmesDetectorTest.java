@@ -19,8 +19,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Parity of the AMES detector with the reference on the reference patch tokens of every case: descriptors,
- * weights, top-20 (ids, weights, descriptors), global and CLS global descriptors within 1e-4; and the whole
- * chain ViT -> detector on one case.
+ * weights, top-20 (ids, weights, descriptors), global and CLS global descriptors within 1e-4 (eager path; the
+ * SameDiff graph on two cases and against the eager path on random weights); and the whole chain ViT -> detector
+ * on one case.
  */
 class AmesDetectorTest {
     static final int TOPK = 20;
@@ -41,6 +42,25 @@ class AmesDetectorTest {
         float[] clsGlobal = AmesDetector.clsGlobal(VitFixtures.expected("vit/" + c + "/cls").toINDArray());
         Fixtures.assertClose(VitFixtures.expected("det/" + c + "/cls_global").toFloatArray(), clsGlobal, 1e-4,
                 c + " cls_global");
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"wide_png", "tall_png_query"})
+    void graphPathMatchesReference(String c) throws IOException {
+        INDArray tokens = VitFixtures.expected("vit/" + c + "/patch_tokens").toINDArray();
+        assertMatches(c, detector.detect(tokens, VitForwardPath.GRAPH));
+    }
+
+    @Test
+    void eagerMatchesGraphOnRandomWeights() {
+        AmesDetector det = AmesDetector.random(40, 5);
+        org.nd4j.linalg.factory.Nd4j.getRandom().setSeed(9);
+        INDArray tokens = org.nd4j.linalg.factory.Nd4j.randn(org.nd4j.linalg.api.buffer.DataType.FLOAT, 1, 37, 40).muli(3);
+        DetectorOutput eager = det.detect(tokens);
+        DetectorOutput graph = det.detect(tokens, VitForwardPath.GRAPH);
+        Fixtures.assertClose(graph.descriptors(), eager.descriptors(), 1e-5, "descriptors");
+        Fixtures.assertClose(graph.weights(), eager.weights(), 1e-5, "weights");
+        assertTrue(eager.weights()[0] != eager.weights()[1], "weights depend on the token");
     }
 
     @Test

@@ -15,8 +15,9 @@ import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 
 /**
- * Parity of the SameDiff DINOv2 ViT with the reference forward (fixture {@code dinov2_tiny}): CLS and patch tokens
- * for two enlarged-grid cases and two shrunk-grid (antialiased position table) query cases, within 1e-4.
+ * Parity of the DINOv2 ViT with the reference forward (fixture {@code dinov2_tiny}): CLS and patch tokens for two
+ * enlarged-grid cases and two shrunk-grid (antialiased position table) query cases, within 1e-4, on the default
+ * eager path and on the SameDiff graph.
  */
 class Dinov2VitTest {
     static Dinov2Vit vit;
@@ -60,8 +61,27 @@ class Dinov2VitTest {
     @ParameterizedTest
     @ValueSource(strings = {"wide_png", "tall_png", "wide_png_query", "tall_png_query"})
     void matchesReference(String c) throws IOException {
-        INDArray input = VitFixtures.input(c);
-        Dinov2Vit.Output out = vit.forward(input);
+        assertMatchesReference(c, vit.forward(VitFixtures.input(c)));
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"wide_png", "tall_png_query"})
+    void graphPathMatchesReference(String c) throws IOException {
+        assertMatchesReference(c, vit.forward(VitFixtures.input(c), VitForwardPath.GRAPH));
+    }
+
+    @ParameterizedTest
+    @ValueSource(strings = {"tall_png", "wide_png_query"})
+    void scalarKernelsMatchReference(String c) throws IOException {
+        vit.useExecutor(new ScalarRowOps(), new VitExecutor.Options(64, false));
+        try {
+            assertMatchesReference(c, vit.forward(VitFixtures.input(c)));
+        } finally {
+            vit.useExecutor(null, null);
+        }
+    }
+
+    private static void assertMatchesReference(String c, Dinov2Vit.Output out) throws IOException {
         INDArray expPatch = VitFixtures.expected("vit/" + c + "/patch_tokens").toINDArray();
         assertEquals(expPatch.size(1), (long) out.gridH() * out.gridW(), "patch count");
         Fixtures.assertClose(VitFixtures.expected("vit/" + c + "/cls").toINDArray(), out.cls(), 1e-4, c + " cls");

@@ -17,8 +17,9 @@ import java.nio.file.Path;
  * BENCHMARKS.md.
  *
  * <p>Run: {@code mvn -B -o -q -pl locore-model test-compile dependency:build-classpath -Dmdep.outputFile=target/cp.txt
- * && java -cp locore-model/target/test-classes:locore-model/target/classes:$(cat locore-model/target/cp.txt)
- * org.locore.model.vit.VitBenchmark [runs]}
+ * && java --add-modules jdk.incubator.vector -cp locore-model/target/test-classes:locore-model/target/classes:$(cat
+ * locore-model/target/cp.txt) org.locore.model.vit.VitBenchmark [runs [threads [eager|graph|profile]]]}
+ * ({@code profile}: the eager path, then its seconds per stage over the timed runs).
  */
 public final class VitBenchmark {
     /** Tokens of a 770x574 image: 55x41 patches, CLS and 4 registers. */
@@ -30,12 +31,16 @@ public final class VitBenchmark {
     /**
      * @param args optional number of timed runs per setting (default 3), after one warm-up run; optionally a
      *             comma-separated list of thread counts (default: ND4J's own, one per core) to compare in the same
-     *             JVM, taking turns run by run so that every setting sees the same machine load
+     *             JVM, taking turns run by run so that every setting sees the same machine load; optionally the
+     *             path: {@code eager} (default), {@code graph} (the SameDiff reference) or {@code profile} (eager,
+     *             then seconds per stage)
      */
     public static void main(String[] args) throws Exception {
         int runs = args.length > 0 ? Integer.parseInt(args[0]) : 3;
         int[] threads = args.length > 1 ? java.util.Arrays.stream(args[1].split(",")).mapToInt(Integer::parseInt).toArray()
                 : new int[]{Nd4j.getEnvironment().maxThreads()};
+        String variant = args.length > 2 ? args[2] : "eager";
+        VitForwardPath path = variant.equals("graph") ? VitForwardPath.GRAPH : VitForwardPath.EAGER;
         setThreads(threads[0]);
         double gemm = org.locore.testing.GemmRate.measure(TOKENS);
         long t0 = System.nanoTime();
@@ -43,7 +48,8 @@ public final class VitBenchmark {
         AmesDetector det = AmesDetector.random(768, 2);
         double buildS = (System.nanoTime() - t0) / 1e9;
         INDArray image = Nd4j.randn(DataType.FLOAT, 1, 3, 574, 770);
-        double first = once(vit, det, image)[0];
+        double first = once(vit, det, image, path)[0];
+        java.util.Map<String, Double> before = vit.eagerStageSeconds();
         int n = threads.length;
         double[] best = new double[n];
         java.util.Arrays.fill(best, Double.MAX_VALUE);
@@ -52,7 +58,7 @@ public final class VitBenchmark {
         for (int i = 0; i < runs; i++) {
             for (int g = 0; g < n; g++) {
                 setThreads(threads[g]);
-                double[] s = once(vit, det, image);
+                double[] s = once(vit, det, image, path);
                 best[g] = Math.min(best[g], s[0]);
                 total[g] += s[0];
                 cpu[g] += s[1];
@@ -64,13 +70,29 @@ public final class VitBenchmark {
         System.out.printf("GEMM [%d,768]x[768,3072] via Nd4j.gemm, %d threads: best %.1f GFLOP/s before, %.1f after "
                 + "the forwards%n", TOKENS, threads[0], gemm, gemmAfter);
         gemm = Math.max(gemm, gemmAfter);
-        System.out.printf("ViT-B/14-reg4 + AMES detector, 770x574 (2255 patches), ND4J CPU (%d cores): build %.1f s, "
-                + "first (warm-up, %d threads) %.2f s%n", Runtime.getRuntime().availableProcessors(), buildS, threads[0], first);
+        System.out.printf("ViT-B/14-reg4 + AMES detector, 770x574 (2255 patches), %s path, ND4J CPU (%d cores), row "
+                        + "kernels %s: build %.1f s, first (warm-up, %d threads) %.2f s%n", path,
+                Runtime.getRuntime().availableProcessors(), RowOps.VECTOR_API ? "Vector API" : "scalar", buildS,
+                threads[0], first);
         for (int g = 0; g < n; g++) {
             System.out.printf("  %d threads: mean %.2f s/image over %d runs (best %.2f s), CPU %.1f s/image; %.1f GFLOP/s at "
                             + "the best run = %.0f%% of the GEMM rate (%.0f GFLOP of matrix products, %.2f s at that rate)%n",
                     threads[g], total[g] / runs, runs, best[g], cpu[g] / runs, gflop / best[g], 100 * gflop / best[g] / gemm,
                     gflop, gflop / gemm);
+        }
+        if (variant.equals("profile")) {
+            java.util.Map<String, Double> after = vit.eagerStageSeconds();
+            double sum = 0;
+            for (var e : after.entrySet()) {
+                sum += e.getValue() - before.getOrDefault(e.getKey(), 0.0);
+            }
+            System.out.printf("eager stages, seconds per image (mean of %d runs x %d thread settings), ViT only:%n", runs, n);
+            for (var e : after.entrySet()) {
+                double sec = (e.getValue() - before.getOrDefault(e.getKey(), 0.0)) / (runs * n);
+                System.out.printf("  %-48s %7.3f s  %5.1f%%%n", e.getKey(), sec, 100 * sec * runs * n / sum);
+            }
+            System.out.printf("  %-48s %7.3f s; detector + top-100 + global: %.3f s/image%n", "total", sum / (runs * n),
+                    detectorSeconds / (runs * n + 1));
         }
         System.out.printf("peak RSS %s, heap max %d MiB%n", peakRss(), Runtime.getRuntime().maxMemory() >> 20);
     }
@@ -92,13 +114,17 @@ public final class VitBenchmark {
         return (perBlock * c.depth() + patch + detector) / 1e9;
     }
 
-    private static double[] once(Dinov2Vit vit, AmesDetector det, INDArray image) {
+    private static double detectorSeconds;
+
+    private static double[] once(Dinov2Vit vit, AmesDetector det, INDArray image, VitForwardPath path) {
         long cpu0 = cpuNanos();
         long t = System.nanoTime();
-        Dinov2Vit.Output o = vit.forward(image);
-        DetectorOutput d = det.detect(o.patchTokens());
+        Dinov2Vit.Output o = vit.forward(image, path);
+        long td = System.nanoTime();
+        DetectorOutput d = det.detect(o.patchTokens(), path);
         d.topK(100);
         d.globalDescriptor();
+        detectorSeconds += (System.nanoTime() - td) / 1e9;
         return new double[]{(System.nanoTime() - t) / 1e9, (cpuNanos() - cpu0) / 1e9};
     }
 

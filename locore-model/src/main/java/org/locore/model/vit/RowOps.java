@@ -1,0 +1,67 @@
+package org.locore.model.vit;
+
+/**
+ * The element-wise steps of {@link VitExecutor} on one row segment of a {@code float[]} (the executor copies
+ * rows of native ND4J buffers in and out): the softmax's exponentials, LayerNorm, bias + exact GELU and the layer-scaled residual.
+ * Two implementations compute the same formulas: {@link VectorRowOps} with the JDK's Vector API (SIMD; needs
+ * {@code --add-modules jdk.incubator.vector}) and {@link ScalarRowOps} in plain Java, chosen by {@link #best()}.
+ */
+interface RowOps {
+    /**
+     * Whether the running JVM resolved {@code jdk.incubator.vector} ({@code --add-modules jdk.incubator.vector});
+     * checked without loading any Vector API class.
+     */
+    boolean VECTOR_API = ModuleLayer.boot().findModule("jdk.incubator.vector").isPresent();
+
+    /** {@code 1 / sqrt(2)}. */
+    double SQRT_HALF = 0.7071067811865476;
+
+    /**
+     * The unnormalised softmax of {@code r[off, off + n)} in place: {@code r = exp(r - max(r))}; returns the sum of
+     * the new values (dividing by it completes the softmax).
+     */
+    float expShifted(float[] r, int off, int n);
+
+    /**
+     * {@link #expShifted(float[], int, int)} on {@code n} floats of a native-order buffer starting at byte
+     * {@code byteOff} (used on the attention scores directly: saves copying them in and out).
+     */
+    float expShifted(java.nio.ByteBuffer buf, int byteOff, int n);
+
+    /**
+     * LayerNorm of {@code x[off, off + n)} into {@code out[off, off + n)} (may be the same array): centred, biased
+     * variance, {@code (x - mean) / sqrt(var + eps) * w + b}, with {@code w, b} indexed from 0.
+     */
+    void layerNorm(float[] x, float[] out, int off, int n, float[] w, float[] b, float eps);
+
+    /** {@code r = gelu(r + b)} over {@code r[off, off + n)} with {@code b} indexed from 0; exact (erf) GELU. */
+    void biasGelu(float[] r, int off, int n, float[] b);
+
+    /**
+     * {@code x += g * (a + b)} over {@code [off, off + n)} of {@code x} and {@code a}, {@code b, g} indexed from 0;
+     * {@code g == null} means 1.
+     */
+    void residual(float[] x, float[] a, int off, int n, float[] b, float[] g);
+
+    /** {@code r[off, off + n) *= f}. */
+    void scale(float[] r, int off, int n, float f);
+
+    /** {@code dst[dOff + i] = src[sOff + i] + b[bOff + i]} for {@code i < n}. */
+    void addBias(float[] src, int sOff, float[] dst, int dOff, int n, float[] b, int bOff);
+
+    /** The SIMD implementation when the Vector API module is present, else the scalar one. */
+    static RowOps best() {
+        return VECTOR_API ? VectorRowOps.create() : new ScalarRowOps();
+    }
+
+    /**
+     * {@code 1 - erf(z)} for {@code z >= 0} without the exponential: {@code erfc(z) = t exp(-z^2 + P(t))} with
+     * {@code t = 1 / (1 + z / 2)} (Numerical Recipes' {@code erfcc}, fractional error below 1.2e-7 for all z);
+     * this returns {@code P(t) - z^2 - 1.26551223}'s exponent argument. Shared so that both implementations
+     * evaluate the same polynomial.
+     */
+    static double erfcExponent(double z, double t) {
+        return -z * z - 1.26551223 + t * (1.00002368 + t * (0.37409196 + t * (0.09678418 + t * (-0.18628806
+                + t * (0.27886807 + t * (-1.13520398 + t * (1.48851587 + t * (-0.82215223 + t * 0.17087277))))))));
+    }
+}

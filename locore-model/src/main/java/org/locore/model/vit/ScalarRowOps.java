@@ -1,0 +1,93 @@
+package org.locore.model.vit;
+
+/** {@link RowOps} in plain Java (the fallback when the Vector API module is absent, and the tests' reference). */
+final class ScalarRowOps implements RowOps {
+    @Override
+    public float expShifted(float[] r, int off, int n) {
+        float m = Float.NEGATIVE_INFINITY;
+        for (int i = off; i < off + n; i++) {
+            m = Math.max(m, r[i]);
+        }
+        float sum = 0;
+        for (int i = off; i < off + n; i++) {
+            float e = (float) Math.exp(r[i] - m);
+            r[i] = e;
+            sum += e;
+        }
+        return sum;
+    }
+
+    @Override
+    public float expShifted(java.nio.ByteBuffer buf, int byteOff, int n) {
+        float m = Float.NEGATIVE_INFINITY;
+        for (int i = 0; i < n; i++) {
+            m = Math.max(m, buf.getFloat(byteOff + 4 * i));
+        }
+        float sum = 0;
+        for (int i = 0; i < n; i++) {
+            float e = (float) Math.exp(buf.getFloat(byteOff + 4 * i) - m);
+            buf.putFloat(byteOff + 4 * i, e);
+            sum += e;
+        }
+        return sum;
+    }
+
+    @Override
+    public void layerNorm(float[] x, float[] out, int off, int n, float[] w, float[] b, float eps) {
+        float s = 0;
+        for (int i = off; i < off + n; i++) {
+            s += x[i];
+        }
+        float mean = s / n;
+        float v = 0;
+        for (int i = off; i < off + n; i++) {
+            float c = x[i] - mean;
+            v += c * c;
+        }
+        float rstd = (float) (1.0 / Math.sqrt(v / n + eps));
+        for (int i = 0; i < n; i++) {
+            out[off + i] = (x[off + i] - mean) * rstd * w[i] + b[i];
+        }
+    }
+
+    @Override
+    public void biasGelu(float[] r, int off, int n, float[] b) {
+        for (int i = 0; i < n; i++) {
+            r[off + i] = gelu(r[off + i] + b[i]);
+        }
+    }
+
+    /**
+     * {@code x Phi(x) = x erfc(-x / sqrt 2) / 2}, with erfc from {@link RowOps#erfcExponent} (relative error about
+     * 1e-7 everywhere, also in the far negative tail); as {@code max(x, 0) - |x| erfc(|x| / sqrt 2) / 2}, which is
+     * the same for both signs since {@code erfc(-z) = 2 - erfc(z)}.
+     */
+    static float gelu(float x) {
+        double z = Math.abs(x * SQRT_HALF);
+        double t = 1.0 / (1.0 + 0.5 * z);
+        double ans = t * Math.exp(RowOps.erfcExponent(z, t)); // erfc(|x| / sqrt 2)
+        return (float) (Math.max(x, 0.0) - 0.5 * Math.abs(x) * ans);
+    }
+
+    @Override
+    public void residual(float[] x, float[] a, int off, int n, float[] b, float[] g) {
+        for (int i = 0; i < n; i++) {
+            float v = a[off + i] + b[i];
+            x[off + i] += g == null ? v : g[i] * v;
+        }
+    }
+
+    @Override
+    public void scale(float[] r, int off, int n, float f) {
+        for (int i = off; i < off + n; i++) {
+            r[i] *= f;
+        }
+    }
+
+    @Override
+    public void addBias(float[] src, int sOff, float[] dst, int dOff, int n, float[] b, int bOff) {
+        for (int i = 0; i < n; i++) {
+            dst[dOff + i] = src[sOff + i] + b[bOff + i];
+        }
+    }
+}

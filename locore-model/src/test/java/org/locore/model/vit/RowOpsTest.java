@@ -1,0 +1,123 @@
+package org.locore.model.vit;
+
+import org.junit.jupiter.api.Assumptions;
+import org.junit.jupiter.api.Test;
+import org.nd4j.linalg.api.buffer.DataType;
+import org.nd4j.linalg.api.ndarray.INDArray;
+import org.nd4j.linalg.api.ops.impl.transforms.strict.Erf;
+import org.nd4j.linalg.factory.Nd4j;
+
+import java.util.Random;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+
+/**
+ * The row kernels: the scalar GELU against the graph's erf formula and known values, and the SIMD implementation
+ * against the scalar one on rows whose lengths are not multiples of the vector width.
+ */
+class RowOpsTest {
+    @Test
+    void scalarGeluIsTheExactErfGelu() {
+        assertEquals(0.8413447460685429, ScalarRowOps.gelu(1f), 1e-7);
+        assertEquals(-0.15865525393145707, ScalarRowOps.gelu(-1f), 1e-7);
+        assertEquals(1.9544997361036416, ScalarRowOps.gelu(2f), 1e-7);
+        assertEquals(-0.0040496977, ScalarRowOps.gelu(-3f), 1e-8);
+        assertEquals(0.0, ScalarRowOps.gelu(0f), 0.0);
+        // against ND4J's erf, as in the graph: x (erf(x / sqrt 2) + 1) / 2
+        int n = 4001;
+        float[] x = new float[n];
+        for (int i = 0; i < n; i++) {
+            x[i] = -10f + i * 0.005f;
+        }
+        INDArray e = Nd4j.createFromArray(x).castTo(DataType.DOUBLE).muli(RowOps.SQRT_HALF);
+        Nd4j.exec(new Erf(e, e));
+        for (int i = 0; i < n; i++) {
+            double ref = x[i] * (e.getDouble(i) + 1) * 0.5;
+            assertEquals(ref, ScalarRowOps.gelu(x[i]), 2e-7 * Math.max(1, Math.abs(x[i])), "gelu(" + x[i] + ")");
+        }
+    }
+
+    @Test
+    void vectorExpIsAccurate() {
+        Assumptions.assumeTrue(RowOps.VECTOR_API, "jdk.incubator.vector not enabled");
+        float[] x = new float[64000];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = -87f + i * (87f + 10f) / x.length;
+        }
+        float[] e = VectorExpProbe.exp(x);
+        for (int i = 0; i < x.length; i++) {
+            double ref = Math.exp(x[i]);
+            assertEquals(ref, e[i], 2e-7 * ref, "exp(" + x[i] + ")");
+        }
+    }
+
+    @Test
+    void vectorMatchesScalar() {
+        Assumptions.assumeTrue(RowOps.VECTOR_API, "jdk.incubator.vector not enabled");
+        RowOps v = RowOps.best();
+        RowOps s = new ScalarRowOps();
+        Random r = new Random(3);
+        for (int n : new int[]{1, 7, 16, 33, 200, 2260}) {
+            int off = 3;
+            float[] row = new float[off + n];
+            float[] w = new float[n];
+            float[] b = new float[n];
+            for (int i = 0; i < n; i++) {
+                row[off + i] = (float) (r.nextGaussian() * 4);
+                w[i] = (float) r.nextGaussian();
+                b[i] = (float) r.nextGaussian();
+            }
+            float[] a1 = row.clone();
+            float[] a2 = row.clone();
+            assertEquals(s.expShifted(a1, off, n), v.expShifted(a2, off, n), 1e-5 * n, "exp sum, n " + n);
+            assertClose(a1, a2, 1e-6, "exp, n " + n);
+            java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocateDirect(4 * (off + n)).order(java.nio.ByteOrder.nativeOrder());
+            for (int i = 0; i < off + n; i++) {
+                buf.putFloat(4 * i, row[i]);
+            }
+            java.nio.ByteBuffer buf2 = java.nio.ByteBuffer.allocateDirect(4 * (off + n)).order(java.nio.ByteOrder.nativeOrder());
+            buf2.put(buf.duplicate()).clear();
+            assertEquals(s.expShifted(buf, 4 * off, n), v.expShifted(buf2, 4 * off, n), 1e-5 * n, "buffer exp sum, n " + n);
+            for (int i = 0; i < off + n; i++) {
+                assertEquals(a1[i], buf.getFloat(4 * i), 1e-6, "scalar buffer exp [" + i + "]");
+                assertEquals(a1[i], buf2.getFloat(4 * i), 1e-6, "vector buffer exp [" + i + "]");
+            }
+            a1 = row.clone();
+            a2 = row.clone();
+            s.layerNorm(a1, a1, off, n, w, b, 1e-6f);
+            v.layerNorm(a2, a2, off, n, w, b, 1e-6f);
+            assertClose(a1, a2, 1e-5, "layerNorm, n " + n);
+            a1 = row.clone();
+            a2 = row.clone();
+            s.biasGelu(a1, off, n, b);
+            v.biasGelu(a2, off, n, b);
+            assertClose(a1, a2, 1e-6, "gelu, n " + n);
+            float[] x1 = row.clone();
+            float[] x2 = row.clone();
+            float[] add = row.clone();
+            s.residual(x1, add, off, n, b, w);
+            v.residual(x2, add, off, n, b, w);
+            assertClose(x1, x2, 1e-5, "residual, n " + n);
+            s.residual(x1, add, off, n, b, null);
+            v.residual(x2, add, off, n, b, null);
+            assertClose(x1, x2, 1e-5, "residual without scale, n " + n);
+            a1 = row.clone();
+            a2 = row.clone();
+            s.scale(a1, off, n, 0.37f);
+            v.scale(a2, off, n, 0.37f);
+            assertClose(a1, a2, 0, "scale, n " + n);
+            float[] d1 = new float[n + 2];
+            float[] d2 = new float[n + 2];
+            s.addBias(row, off, d1, 2, n, b, 0);
+            v.addBias(row, off, d2, 2, n, b, 0);
+            assertClose(d1, d2, 0, "addBias, n " + n);
+        }
+    }
+
+    private static void assertClose(float[] a, float[] b, double tol, String what) {
+        assertEquals(a.length, b.length, what);
+        for (int i = 0; i < a.length; i++) {
+            assertEquals(a[i], b[i], tol * Math.max(1, Math.abs(a[i])), what + " [" + i + "]");
+        }
+    }
+}
