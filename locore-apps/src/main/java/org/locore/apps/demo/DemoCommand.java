@@ -68,17 +68,17 @@ public final class DemoCommand implements Callable<Integer> {
     Integer dim;
     @Option(names = "--rows", paramLabel = "N", description = "local descriptors per image (default: 32)")
     Integer rows;
-    @Option(names = "--prototypes", paramLabel = "N", description = "prototype descriptors per landmark (default: 24)")
+    @Option(names = "--prototypes", paramLabel = "N", description = "prototype descriptors per landmark (default: 12)")
     Integer prototypes;
     @Option(names = "--scenes", paramLabel = "N", description = "scenes (clutter centres) (default: 6)")
     Integer scenes;
     @Option(names = "--confusers", paramLabel = "N", description = "descriptors shared by all landmarks (default: 12)")
     Integer confusers;
     @Option(names = "--train-landmarks", paramLabel = "N",
-            description = "landmarks of the training split (default: 60; small: 12)")
+            description = "landmarks of the training split (default: 150)")
     Integer trainLandmarks;
     @Option(names = "--train-images", paramLabel = "N",
-            description = "training images per landmark (default: 10; small: 6)")
+            description = "training images per landmark (default: 8)")
     Integer trainImages;
     @Option(names = "--val-landmarks", paramLabel = "N",
             description = "validation landmarks with queries (default: 12; small: 6)")
@@ -126,7 +126,7 @@ public final class DemoCommand implements Callable<Integer> {
     double trainSeconds;
 
     @Option(names = "--train-steps", paramLabel = "N",
-            description = "optimizer steps of the LOCORE training (default: 300; small: 150)")
+            description = "optimizer steps of the LOCORE training (default: 400; small: 300)")
     Long trainSteps;
 
     @Option(names = "--locore-layers", paramLabel = "N", description = "encoder layers of the demo's LOCORE (default: 2)")
@@ -139,7 +139,11 @@ public final class DemoCommand implements Callable<Integer> {
     @Option(names = "--locore-window", paramLabel = "W",
             description = "two-sided attention window in tokens (an image block is D + 2) (default: 20)")
     Integer locoreWindow;
-    @Option(names = "--lr", paramLabel = "X", description = "learning rate of the LOCORE training (default: 5e-3)")
+    @Option(names = "--matching-gain", paramLabel = "G",
+            description = "identity weight added to the attention's query/key projections at initialisation "
+                    + "(train --init matching; 0 = plain random init) (default: 1)")
+    Double matchingGain;
+    @Option(names = "--lr", paramLabel = "X", description = "learning rate of the LOCORE training (default: 3e-3)")
     Double lr;
     @Option(names = "--train-batch", paramLabel = "B", description = "sequences per training step (default: 8)")
     Integer trainBatch;
@@ -175,7 +179,7 @@ public final class DemoCommand implements Callable<Integer> {
                 locoreWindow != null ? locoreWindow : s.window(), locoreD != null ? locoreD : s.descriptors(),
                 locoreK != null ? locoreK : s.gallery(), s.steps(), s.chunkSteps(),
                 trainBatch != null ? trainBatch : s.batch(), s.accumulate(), lr != null ? lr : s.lr(), s.warmup(),
-                s.dropout(), s.stride(), s.top());
+                s.dropout(), s.stride(), s.top(), matchingGain != null ? matchingGain : s.matchingGain());
         return s.withTop(top);
     }
 

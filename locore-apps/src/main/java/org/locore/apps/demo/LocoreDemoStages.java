@@ -56,38 +56,44 @@ public final class LocoreDemoStages implements LocoreStages {
      * @param dropout      hidden and attention dropout
      * @param stride       stride of the re-ranking windows
      * @param top          shortlist positions re-ranked
+     * @param matchingGain identity weight of the attention's query/key projections at initialisation
+     *                     ({@code train --init matching}); 0 = plain random initialisation
      */
     public record Settings(int layers, int heads, int window, int descriptors, int gallery, long steps,
                            long chunkSteps, int batch, int accumulate, double lr, long warmup, double dropout,
-                           int stride, int top) {
+                           int stride, int top, double matchingGain) {
         /** Checks the values. */
         public Settings {
             if (layers < 1 || heads < 1 || window < 2 || window % 2 != 0 || descriptors < 1 || gallery < 1
-                    || steps < 1 || chunkSteps < 1 || batch < 1 || accumulate < 1 || stride < 1 || top < 1) {
+                    || steps < 1 || chunkSteps < 1 || batch < 1 || accumulate < 1 || stride < 1 || top < 1
+                    || !(matchingGain >= 0)) {
                 throw new IllegalArgumentException("invalid demo model settings: " + this);
             }
         }
 
-        /** The demo's default: 2 layers, 4 heads, D = 8, K = 16, window of two image blocks. */
+        /**
+         * The demo's default: 2 layers, 4 heads, D = 8, K = 16, window of two image blocks, matching
+         * initialisation (gain 1), learning rate 3e-3.
+         */
         public static Settings defaults() {
-            return new Settings(2, 4, 20, 8, 16, 300, 50, 8, 1, 5e-3, 10, 0.0, 8, 100);
+            return new Settings(2, 4, 20, 8, 16, 400, 100, 8, 1, 3e-3, 10, 0.0, 8, 100, 1.0);
         }
 
         /** The small configuration of the tests. */
         public static Settings small() {
-            return new Settings(2, 4, 20, 8, 16, 150, 150, 8, 1, 5e-3, 10, 0.0, 8, 64);
+            return new Settings(2, 4, 20, 8, 16, 300, 300, 8, 1, 3e-3, 10, 0.0, 8, 64, 1.0);
         }
 
         /** These settings with another step count. */
         public Settings withSteps(long n) {
             return new Settings(layers, heads, window, descriptors, gallery, n, chunkSteps, batch, accumulate, lr,
-                    warmup, dropout, stride, top);
+                    warmup, dropout, stride, top, matchingGain);
         }
 
         /** These settings re-ranking another number of positions. */
         public Settings withTop(int n) {
             return new Settings(layers, heads, window, descriptors, gallery, steps, chunkSteps, batch, accumulate, lr,
-                    warmup, dropout, stride, n);
+                    warmup, dropout, stride, n, matchingGain);
         }
     }
 
@@ -156,13 +162,18 @@ public final class LocoreDemoStages implements LocoreStages {
             List<String> args = new ArrayList<>(List.of("train",
                     "--locals", t.local("train").toString(), "--globals", t.global("train").toString(),
                     "--list", t.imageList("train").toString(), "--shortlist", t.shortlist().toString(),
-                    "--config", config.toString(), "--init", "random", "--out", modelDir.toString(),
+                    "--config", config.toString(), "--out", modelDir.toString(),
                     "--steps", Long.toString(target), "--batch", Integer.toString(settings.batch()),
                     "--accumulate", Integer.toString(settings.accumulate()), "--lr", Double.toString(settings.lr()),
                     "--warmup", Long.toString(settings.warmup()), "--dropout", Double.toString(settings.dropout()),
                     "--descriptors", Integer.toString(settings.descriptors()),
                     "--gallery", Integer.toString(settings.gallery()), "--seed", Long.toString(seed),
                     "--checkpoint-every", "0", "--keep", "1"));
+            if (settings.matchingGain() > 0) {
+                args.addAll(List.of("--init", "matching", "--matching-gain", Double.toString(settings.matchingGain())));
+            } else {
+                args.addAll(List.of("--init", "random"));
+            }
             if (done > 0) args.add("--resume");
             runQuietly(args);
             done = target;

@@ -125,14 +125,14 @@ public final class SyntheticLandmarks {
             if (v < 0) throw new IllegalArgumentException(what + " must be >= 0, got " + v);
         }
 
-        /** The demo's defaults: 600 training images, 48 test queries against 312 gallery images + 400 distractors. */
+        /** The demo's defaults: 1,200 training images (150 landmarks), 48 test queries against 312 gallery images + 400 distractors. */
         public static Config defaults() {
-            return new Config(42, 64, 32, 24, 6, 12, 60, 10, 12, 16, 3, 4, 6, 2, 120, 400, 200, 100, 0.35, 0.15);
+            return new Config(42, 64, 32, 12, 6, 12, 150, 8, 12, 16, 3, 4, 6, 2, 120, 400, 200, 100, 0.35, 0.15);
         }
 
         /** A small configuration for tests (generated in well under a second). */
         public static Config small() {
-            return new Config(7, 64, 32, 24, 6, 12, 12, 6, 6, 10, 2, 3, 4, 2, 40, 60, 100, 30, 0.35, 0.15);
+            return new Config(7, 64, 32, 12, 6, 12, 150, 8, 6, 10, 2, 3, 4, 2, 40, 60, 100, 30, 0.35, 0.15);
         }
 
         /** This configuration with another seed. */

@@ -44,7 +44,7 @@ public final class Train implements Callable<Integer> {
     private static final Logger LOG = LoggerFactory.getLogger(Train.class);
 
     /** How the weights start. */
-    public enum Init { hf, locore, random }
+    public enum Init { hf, locore, random, matching }
 
     @Option(names = "--locals", required = true, paramLabel = "F.hdf5", description = "local features of the training images")
     Path locals;
@@ -66,9 +66,16 @@ public final class Train implements Callable<Integer> {
             description = "HF Longformer config.json (or a JSON with a 'config' key)")
     Path config;
 
-    @Option(names = "--init", paramLabel = "hf|locore|random",
-            description = "initial weights: a HF Longformer checkpoint, a LOCORE checkpoint (fine-tuning) or random (default: locore with --weights, else random)")
+    @Option(names = "--init", paramLabel = "hf|locore|random|matching",
+            description = "initial weights: a HF Longformer checkpoint, a LOCORE checkpoint (fine-tuning), random, or "
+                    + "matching (random with --matching-gain x identity added to the attention's query and key "
+                    + "projections, for training without a pretrained Longformer) (default: locore with --weights, "
+                    + "else random)")
     Init init;
+
+    @Option(names = "--matching-gain", defaultValue = "1.0", paramLabel = "G",
+            description = "identity weight of --init matching (default: ${DEFAULT-VALUE})")
+    double matchingGain;
 
     @Option(names = "--weights", paramLabel = "W.safetensors", description = "checkpoint for --init hf or locore")
     Path weights;
@@ -201,13 +208,14 @@ public final class Train implements Callable<Integer> {
 
     private LocoreModel initialModel(LocoreConfig cfg) throws IOException {
         Init how = init != null ? init : (weights != null ? Init.locore : Init.random);
-        if (how != Init.random && weights == null) {
+        if ((how == Init.hf || how == Init.locore) && weights == null) {
             throw new IllegalArgumentException("--init " + how + " needs --weights");
         }
         return switch (how) {
             case hf -> LocoreInitializer.fromLongformer(weights, cfg, scales, seed);
             case locore -> LocoreModel.load(weights, cfg);
             case random -> LocoreInitializer.random(cfg, scales, seed);
+            case matching -> LocoreInitializer.matching(cfg, scales, seed, matchingGain);
         };
     }
 

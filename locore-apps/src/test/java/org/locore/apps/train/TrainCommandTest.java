@@ -75,6 +75,36 @@ class TrainCommandTest {
     }
 
     @Test
+    void matchingInitialisationAddsTheIdentityToQueryAndKey(@TempDir Path dir) throws Exception {
+        SyntheticTrainingSet set = SyntheticTrainingSet.write(dir.resolve("data"), 3);
+        Map<String, Map<String, Tensor>> weights = new java.util.HashMap<>();
+        for (String init : List.of("random", "matching")) {
+            List<String> a = new ArrayList<>(List.of("train"));
+            a.addAll(set.dataArgs());
+            // one step at learning rate 0 (first warm-up step): the saved weights are the initial ones
+            a.addAll(List.of("--out", dir.resolve(init).toString(), "--init", init, "--matching-gain", "0.5",
+                    "--steps", "1", "--warmup", "2", "--batch", "2", "--accumulate", "1", "--seed", "3",
+                    "--checkpoint-every", "0"));
+            StringWriter e = new StringWriter();
+            assertEquals(0, run(new StringWriter(), e, a.toArray(new String[0])), e.toString());
+            weights.put(init, Safetensors.readAll(dir.resolve(init).resolve(Trainer.FINAL_MODEL)));
+        }
+        int identities = 0;
+        for (Map.Entry<String, Tensor> t : weights.get("random").entrySet()) {
+            float[] r = t.getValue().toFloatArray();
+            float[] m = weights.get("matching").get(t.getKey()).toFloatArray();
+            boolean qk = t.getKey().matches(".*attention\\.self\\.(query|key|query_global|key_global)\\.weight");
+            long e = qk ? t.getValue().shape()[0] : 0;
+            for (int i = 0; i < r.length; i++) {
+                float want = qk && i / e == i % e ? 0.5f : 0f;
+                assertEquals(want, m[i] - r[i], 1e-6f, t.getKey() + "[" + i + "]");
+            }
+            if (qk) identities++;
+        }
+        assertTrue(identities >= 4, "query/key projections found: " + identities);
+    }
+
+    @Test
     void badInputIsOneLineError(@TempDir Path dir) throws Exception {
         SyntheticTrainingSet set = SyntheticTrainingSet.write(dir.resolve("data"), 4);
         List<String> a = new ArrayList<>(List.of("train"));

@@ -42,6 +42,36 @@ public final class LocoreInitializer {
         return LocoreModel.create(config, randomParameters(config, numScales, seed));
     }
 
+    /**
+     * The {@link #random} parameters with {@code gain x identity} added to the query and key projections (local and
+     * global) of every layer, so that from the first step attention weights tokens by the similarity of their
+     * (normalised) descriptors: the descriptor-matching behaviour that a pretrained Longformer's heads give the
+     * released recipe a start on. Everything else, values, outputs, FFNs, the classifier, is random as in
+     * {@link #random}. Used by the demo, which has no pretrained Longformer to start from.
+     *
+     * @param gain the identity's weight (0 gives {@link #random}); 1 makes the attention logits of two equal
+     *             unit-variance tokens about {@code hidden / (heads * sqrt(hidden / heads))}
+     */
+    public static LocoreModel matching(LocoreConfig config, int numScales, long seed, double gain) {
+        if (!(gain >= 0) || Double.isInfinite(gain)) {
+            throw new IllegalArgumentException("the matching gain must be a finite number >= 0, got " + gain);
+        }
+        Map<String, INDArray> params = randomParameters(config, numScales, seed);
+        String[] projections = {"query", "key", "query_global", "key_global"};
+        for (int l = 0; l < config.longformer().numLayers(); l++) {
+            for (String proj : projections) {
+                INDArray w = params.get(attentionWeight(l, proj));
+                if (w == null) throw new IllegalStateException("no " + attentionWeight(l, proj));
+                w.addi(Nd4j.eye(w.size(0)).castTo(w.dataType()).muli(gain));
+            }
+        }
+        return LocoreModel.create(config, params);
+    }
+
+    private static String attentionWeight(int layer, String projection) {
+        return LocoreModel.ENCODER_PREFIX + "encoder.layer." + layer + ".attention.self." + projection + ".weight";
+    }
+
     private static Map<String, INDArray> randomParameters(LocoreConfig config, int numScales, long seed) {
         if (numScales < 1) throw new IllegalArgumentException("need at least one scale, got " + numScales);
         Random rng = new Random(seed);

@@ -50,6 +50,33 @@ class LocoreInitializerTest {
     }
 
     @Test
+    void matchingAddsTheIdentityToQueryAndKeyProjectionsOnly() throws IOException {
+        LocoreConfig cfg = LocoreConfig.read(Fixtures.path("locore/locore_tiny_a.json"));
+        LocoreModel r = LocoreInitializer.random(cfg, 3, 7);
+        LocoreModel m = LocoreInitializer.matching(cfg, 3, 7, 0.75);
+        int changed = 0;
+        for (Map.Entry<String, INDArray> e : r.parameters().entrySet()) {
+            String name = e.getKey();
+            INDArray diff = m.parameters().get(name).sub(e.getValue());
+            boolean qk = name.matches(".*attention\\.self\\.(query|key|query_global|key_global)\\.weight");
+            if (qk) {
+                changed++;
+                INDArray eye = Nd4j.eye(diff.size(0)).castTo(diff.dataType()).muli(0.75);
+                assertEquals(0.0, diff.sub(eye).amaxNumber().doubleValue(), 1e-7, name);
+            } else {
+                assertEquals(0.0, diff.amaxNumber().doubleValue(), 0.0, name);
+            }
+        }
+        assertEquals(4 * cfg.longformer().numLayers(), changed);
+        LocoreModel zero = LocoreInitializer.matching(cfg, 3, 7, 0);
+        for (Map.Entry<String, INDArray> e : r.parameters().entrySet()) {
+            assertEquals(e.getValue(), zero.parameters().get(e.getKey()), e.getKey());
+        }
+        assertThrows(IllegalArgumentException.class, () -> LocoreInitializer.matching(cfg, 3, 7, -1));
+        assertThrows(IllegalArgumentException.class, () -> LocoreInitializer.matching(cfg, 3, 7, Double.NaN));
+    }
+
+    @Test
     void loadsHuggingFaceLongformer(@TempDir Path dir) throws IOException {
         LocoreConfig cfg = LocoreConfig.read(Fixtures.path("locore/locore_tiny_a.json"));
         Map<String, Tensor> ref = Safetensors.readAll(Fixtures.path("locore/locore_tiny_a.weights.safetensors"));
