@@ -76,7 +76,7 @@ public final class LocoreDemoStages implements LocoreStages {
          * initialisation (gain 1), learning rate 3e-3.
          */
         public static Settings defaults() {
-            return new Settings(2, 4, 20, 8, 16, 400, 100, 8, 1, 3e-3, 10, 0.0, 8, 100, 1.0);
+            return new Settings(2, 4, 20, 8, 16, 400, 50, 8, 1, 3e-3, 10, 0.0, 8, 100, 1.0);
         }
 
         /** The small configuration of the tests. */
