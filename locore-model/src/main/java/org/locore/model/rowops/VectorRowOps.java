@@ -1,4 +1,4 @@
-package org.locore.model.vit;
+package org.locore.model.rowops;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
@@ -20,7 +20,7 @@ import java.nio.ByteOrder;
  * (SVML) and interpreted forms differ in the last bit: the extraction's outputs must not depend on how warm the
  * JVM was.
  */
-final class VectorRowOps implements RowOps {
+public final class VectorRowOps implements RowOps {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
 
@@ -28,7 +28,7 @@ final class VectorRowOps implements RowOps {
     }
 
     /** A new instance; only call when {@link RowOps#VECTOR_API}. */
-    static RowOps create() {
+    public static RowOps create() {
         return new VectorRowOps();
     }
 
