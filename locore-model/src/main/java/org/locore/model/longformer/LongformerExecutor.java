@@ -25,8 +25,9 @@ import static org.nd4j.linalg.indexing.NDArrayIndex.point;
  * rows; banded attention in jobs of (head, block of {@code w} queries) on parallel Java threads with
  * single-threaded GEMMs ({@link Workers#jobs}): the block's scores against the G global keys and against its
  * {@code 3w} window keys (a view of the padded per-head keys, no copy) by two GEMMs into per-thread buffers, the
- * window bias and {@code exp(s - max)} per row in Java, the values by two GEMMs into the head's output rows, which
- * are then divided by the row sums (the softmax's normalisation on {@code d} instead of {@code G + 3w} columns);
+ * window bias and {@code exp(s - max)} per row in Java, the values by two GEMMs into per-thread buffers, summed
+ * and divided by the row sums into the head's output rows (the softmax's normalisation on {@code d} instead of
+ * {@code G + 3w} columns);
  * the global rows against all keys, batched over heads; output projection and FFN as 2-D GEMMs into reused
  * buffers. The element-wise steps (bias adds, head split and merge, residual + LayerNorm, bias + exact GELU, the
  * softmax's exponentials) are the row kernels of {@link RowOps} (SIMD through the JDK's Vector API when the JVM
@@ -317,6 +318,9 @@ public final class LongformerExecutor {
          */
         final INDArray[] sg;
         final INDArray[] sw;
+        /** per worker (banded only): the block's values from the global keys and from the window {@code [w, d]}. */
+        final INDArray[] og;
+        final INDArray[] ow;
         final float[][] row;
         final float[][] inv;
         /** per worker: a bias row, then output rows. */
@@ -340,12 +344,16 @@ public final class LongformerExecutor {
             int k = banded ? threads : 0;
             sg = new INDArray[k];
             sw = new INDArray[k];
-            row = new float[k][g + 3 * w];
+            og = new INDArray[k];
+            ow = new INDArray[k];
+            row = new float[k][Math.max(g + 3 * w, d)];
             inv = new float[k][w];
             scratch = new float[k][Math.max(g + 3 * w, d)];
             for (int i = 0; i < k; i++) {
                 sg[i] = Nd4j.create(DataType.FLOAT, w, Math.max(g, 1));
                 sw[i] = Nd4j.create(DataType.FLOAT, w, 3L * w);
+                og[i] = Nd4j.create(DataType.FLOAT, w, d);
+                ow[i] = Nd4j.create(DataType.FLOAT, w, d);
             }
         }
 
@@ -353,6 +361,8 @@ public final class LongformerExecutor {
             free(q, kPad, vPad, kAll, vAll, kg, vg, out);
             free(sg);
             free(sw);
+            free(og);
+            free(ow);
         }
     }
 
@@ -506,7 +516,8 @@ public final class LongformerExecutor {
      * Head hh, block cb of batch row r on worker k: the block's queries {@code [w, d]} against the global keys
      * ({@code [w, G]}) and the window keys (rows {@code [cb w, cb w + 3w)} of the padded keys: the previous, own
      * and next block, {@code [w, 3w]}); per row the window bias ({@code [G | 3w]}, the graph's column order) and
-     * {@code exp(s - max)}; the values by two GEMMs into the head's output rows, divided by the row sums.
+     * {@code exp(s - max)}; the values by two GEMMs into per-worker arrays, summed, divided by the row sums and
+     * written to the head's output rows.
      */
     private void windowJob(int r, LayerBuffers buf, FloatBuffer bias, int k, int hh, int cb, long[] nanos) {
         int d = c.headDim();
@@ -520,7 +531,6 @@ public final class LongformerExecutor {
         INDArray qb = view(buf.q, ((long) hh * np + (long) cb * w) * d, w, d);
         INDArray kw = view(buf.kPad, (hh * padRows + (long) cb * w) * d, 3L * w, d);
         INDArray vw = view(buf.vPad, (hh * padRows + (long) cb * w) * d, 3L * w, d);
-        INDArray ob = view(buf.out, ((long) hh * np + (long) cb * w) * d, w, d);
         INDArray sg = buf.sg[k];
         INDArray sw = buf.sw[k];
         INDArray kgh = null;
@@ -552,17 +562,25 @@ public final class LongformerExecutor {
             swf.put(i * 3 * w, row, g, 3 * w);
         }
         long t2 = System.nanoTime();
+        // into whole per-worker arrays (ND4J's gemm into a view of the output is far slower), summed in Java
+        INDArray og = buf.og[k];
+        INDArray ow = buf.ow[k];
         if (g > 0) {
-            Nd4j.gemm(sg, vgh, ob, false, false, 1.0, 0.0);
-            Nd4j.gemm(sw, vw, ob, false, false, 1.0, 1.0);
-        } else {
-            Nd4j.gemm(sw, vw, ob, false, false, 1.0, 0.0);
+            Nd4j.gemm(sg, vgh, og, false, false, 1.0, 0.0);
         }
+        Nd4j.gemm(sw, vw, ow, false, false, 1.0, 0.0);
+        FloatBuffer ogf = floats(og);
+        FloatBuffer owf = floats(ow);
         FloatBuffer of = floats(buf.out);
         float[] s = buf.scratch[k];
+        float[] s2 = row;
         int base = (hh * np + cb * w) * d;
         for (int i = 0; i < w; i++) {
-            of.get(base + i * d, s, 0, d);
+            owf.get(i * d, s, 0, d);
+            if (g > 0) {
+                ogf.get(i * d, s2, 0, d);
+                ops.addBias(s2, 0, s, 0, d, s, 0);
+            }
             ops.scale(s, 0, d, inv[i]);
             of.put(base + i * d, s, 0, d);
         }
