@@ -452,33 +452,63 @@ public final class LongformerExecutor {
         lap("head merge");
 
         if (gr > 0) {
-            INDArray rows = attn.get(interval(r0, r0 + n), all());
-            INDArray hg = Nd4j.pullRows(x.get(interval(r0, r0 + n), all()), 1, globalIdx); // [gr, E]
-            INDArray qg = Nd4j.create(DataType.FLOAT, gr, e);
-            Nd4j.gemm(hg, qgW, qg, false, true, 1.0, 0.0);
-            qg.addiRowVector(qgB).muli(scale);
-            INDArray qgh = qg.reshape(gr, h, d).permute(1, 0, 2).dup('c');
-            INDArray gs = Nd4j.matmul(qgh, buf.kAll, false, true, false); // [h, gr, n]
-            FloatBuffer gf = floats(gs);
-            float[] keyBias = rm.keyBiasF[r];
-            Workers.rows(rb.threads, h * gr, (k, q0, q1) -> {
-                float[] s = rb.s1[k];
-                for (int q = q0; q < q1; q++) {
-                    gf.get(q * n, s, 0, n);
-                    ops.addBias(s, 0, s, 0, n, keyBias, 0);
-                    float sum = ops.expShifted(s, 0, n);
-                    ops.scale(s, 0, n, 1f / sum);
-                    gf.put(q * n, s, 0, n);
-                }
-            });
-            INDArray gout = Nd4j.matmul(gs, buf.vAll, false, false, false); // [h, gr, d]
-            INDArray flat = gout.permute(1, 0, 2).dup('c');
-            for (int s = 0; s < gr; s++) {
-                rows.putRow(globalIdx[s], flat.get(point(s), all(), all()).reshape(1, e));
-            }
-            free(hg, qg, qgh, gs, gout, flat);
+            globalRows(x, r, rm, buf, rb, qgW, qgB, attn);
             lap("global attention");
         }
+    }
+
+    /**
+     * The global rows of batch row r against all keys, one job per head on the workers: scores {@code [gr, n]} by
+     * one GEMM into the worker's buffer, key bias and softmax per row in Java, values by one GEMM, divided by the row
+     * sums into the global rows of {@code attn} (that head's columns).
+     */
+    private void globalRows(INDArray x, int r, RowMasks rm, LayerBuffers buf, Rows rb, INDArray qgW, INDArray qgB,
+                            INDArray attn) {
+        int e = c.hiddenSize();
+        int h = c.numHeads();
+        int d = c.headDim();
+        int n = rm.masks.length();
+        int[] globalIdx = rm.globalIdx[r];
+        int gr = globalIdx.length;
+        long r0 = (long) r * n;
+        float scale = (float) (1.0 / Math.sqrt(d));
+        INDArray hg = Nd4j.pullRows(x.get(interval(r0, r0 + n), all()), 1, globalIdx); // [gr, E]
+        INDArray qg = Nd4j.create(DataType.FLOAT, gr, e);
+        Nd4j.gemm(hg, qgW, qg, false, true, 1.0, 0.0);
+        qg.addiRowVector(qgB).muli(scale);
+        INDArray qgh = qg.reshape(gr, h, d).permute(1, 0, 2).dup('c'); // [h, gr, d]
+        int threads = rb.threads;
+        INDArray[] gs = new INDArray[threads];
+        INDArray[] go = new INDArray[threads];
+        for (int k = 0; k < threads; k++) {
+            gs[k] = Nd4j.create(DataType.FLOAT, gr, n);
+            go[k] = Nd4j.create(DataType.FLOAT, gr, d);
+        }
+        float[] keyBias = rm.keyBiasF[r];
+        FloatBuffer af = floats(attn);
+        Workers.jobs(threads, h, (k, hh) -> {
+            Nd4j.gemm(view(qgh, (long) hh * gr * d, gr, d), view(buf.kAll, (long) hh * n * d, n, d), gs[k],
+                    false, true, 1.0, 0.0);
+            FloatBuffer gf = floats(gs[k]);
+            float[] s = rb.s1[k];
+            float[] inv = new float[gr];
+            for (int q = 0; q < gr; q++) {
+                gf.get(q * n, s, 0, n);
+                ops.addBias(s, 0, s, 0, n, keyBias, 0);
+                inv[q] = 1f / ops.expShifted(s, 0, n);
+                gf.put(q * n, s, 0, n);
+            }
+            Nd4j.gemm(gs[k], view(buf.vAll, (long) hh * n * d, n, d), go[k], false, false, 1.0, 0.0);
+            FloatBuffer of = floats(go[k]);
+            for (int q = 0; q < gr; q++) {
+                of.get(q * d, s, 0, d);
+                ops.scale(s, 0, d, inv[q]);
+                af.put((int) ((r0 + globalIdx[q]) * e + hh * d), s, 0, d);
+            }
+        });
+        free(hg, qg, qgh);
+        free(gs);
+        free(go);
     }
 
     /** Window attention sub-stages, in the order of {@link #windowJob}'s timings. */
