@@ -6,11 +6,14 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.transforms.custom.SoftMax;
 import org.nd4j.linalg.factory.Nd4j;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.nio.FloatBuffer;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Function;
 
 import static org.nd4j.linalg.indexing.NDArrayIndex.all;
@@ -49,6 +52,9 @@ public final class LongformerExecutor {
         DENSE
     }
 
+    private static final Logger LOG = LoggerFactory.getLogger(LongformerExecutor.class);
+    private static final AtomicBoolean SCALAR_NOTED = new AtomicBoolean();
+
     private final LongformerConfig c;
     private final int layers;
     private final String prefix;
@@ -78,6 +84,10 @@ public final class LongformerExecutor {
     LongformerExecutor(LongformerConfig c, int layers, String prefix, Function<String, INDArray> param,
                        Attention attention, RowOps ops) {
         this.ops = ops;
+        if (!RowOps.VECTOR_API && !SCALAR_NOTED.getAndSet(true)) {
+            LOG.info("jdk.incubator.vector is not enabled: the Longformer's element-wise kernels run in scalar Java "
+                    + "(add --add-modules jdk.incubator.vector to the java command for the SIMD ones)");
+        }
         this.c = c;
         this.layers = layers;
         this.prefix = prefix;
