@@ -1,16 +1,19 @@
 package org.locore.model.longformer;
 
+import org.locore.model.rowops.RowOps;
+import org.locore.model.rowops.Workers;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.transforms.custom.SoftMax;
-import org.nd4j.linalg.api.ops.impl.transforms.floating.RSqrt;
-import org.nd4j.linalg.api.ops.impl.transforms.strict.Erf;
 import org.nd4j.linalg.factory.Nd4j;
-import org.nd4j.linalg.indexing.INDArrayIndex;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
+import java.nio.FloatBuffer;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.Map;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Function;
 
 import static org.nd4j.linalg.indexing.NDArrayIndex.all;
@@ -22,12 +25,18 @@ import static org.nd4j.linalg.indexing.NDArrayIndex.point;
  * the same operations as the SameDiff graph on the same parameter arrays (read by name on every run, so in-place
  * updates are seen), with fewer and larger steps. Per layer: one fused 2-D GEMM {@code [B*n, E] x [E, 5E]} for the
  * query, key, value, global-key and global-value projections; the global query projection only for the global
- * rows; banded attention batched over heads and blocks of {@code w} queries: each block's keys and values laid
- * out as {@code [G global keys | previous, own, next block]} in reused {@code [H nb, G + 3w, d]} buffers, one
- * batched GEMM for the {@code [H nb, w, G + 3w]} scores, bias (broadcast over heads) and softmax in place, one
- * batched GEMM for the values; the global rows against all keys, batched over heads; output projection and FFN as
- * 2-D GEMMs into reused buffers; LayerNorm and the exact GELU in place. Temporaries' native memory is released at
- * once, so the peak stays near the working set (under 2 GB at LOCORE-base size).
+ * rows; banded attention in jobs of (head, block of {@code w} queries) on parallel Java threads with
+ * single-threaded GEMMs ({@link Workers#jobs}): the block's scores against the G global keys and against its
+ * {@code 3w} window keys (a view of the padded per-head keys, no copy) by two GEMMs into per-thread buffers, the
+ * window bias and {@code exp(s - max)} per row in Java, the values by two GEMMs into per-thread buffers, summed
+ * and divided by the row sums into the head's output rows (the softmax's normalisation on {@code d} instead of
+ * {@code G + 3w} columns);
+ * the global rows against all keys, batched over heads; output projection and FFN as 2-D GEMMs into reused
+ * buffers. The element-wise steps (bias adds, head split and merge, residual + LayerNorm, bias + exact GELU, the
+ * softmax's exponentials) are the row kernels of {@link RowOps} (SIMD through the JDK's Vector API when the JVM
+ * runs with {@code --add-modules jdk.incubator.vector}, scalar Java otherwise), split over the ND4J thread count.
+ * Temporaries' native memory is released at once, so the peak stays near the working set (under 2 GB at
+ * LOCORE-base size).
  *
  * <p>{@link Attention#DENSE} replaces the banded attention by full {@code n x n} attention with the same masks
  * (band, global keys, padding), for comparison in benchmarks only: it needs O(n^2) memory.
@@ -43,11 +52,15 @@ public final class LongformerExecutor {
         DENSE
     }
 
+    private static final Logger LOG = LoggerFactory.getLogger(LongformerExecutor.class);
+    private static final AtomicBoolean SCALAR_NOTED = new AtomicBoolean();
+
     private final LongformerConfig c;
     private final int layers;
     private final String prefix;
     private final Function<String, INDArray> param;
     private final Attention attention;
+    private final RowOps ops;
     /** Seconds per stage, accumulated over all runs of this executor. */
     private final Map<String, Double> stageSeconds = new LinkedHashMap<>();
     private long mark;
@@ -61,6 +74,20 @@ public final class LongformerExecutor {
      */
     public LongformerExecutor(LongformerConfig c, int layers, String prefix, Function<String, INDArray> param,
                               Attention attention) {
+        this(c, layers, prefix, param, attention, RowOps.best());
+    }
+
+    /**
+     * As {@link #LongformerExecutor(LongformerConfig, int, String, Function, Attention)} with the given row kernels
+     * (tests compare the SIMD and scalar ones).
+     */
+    LongformerExecutor(LongformerConfig c, int layers, String prefix, Function<String, INDArray> param,
+                       Attention attention, RowOps ops) {
+        this.ops = ops;
+        if (!RowOps.VECTOR_API && !SCALAR_NOTED.getAndSet(true)) {
+            LOG.info("jdk.incubator.vector is not enabled: the Longformer's element-wise kernels run in scalar Java "
+                    + "(add --add-modules jdk.incubator.vector to the java command for the SIMD ones)");
+        }
         this.c = c;
         this.layers = layers;
         this.prefix = prefix;
@@ -96,6 +123,9 @@ public final class LongformerExecutor {
         final int[][] globalIdx;
         final INDArray[] localRows;
         final INDArray[] keyBias;
+        /** {@link #localRows} and {@link #keyBias} as Java arrays (for the row kernels). */
+        final float[][] localRowsF;
+        final float[][] keyBiasF;
         final Map<Integer, INDArray> dense = new HashMap<>();
 
         RowMasks(BandedAttention.Masks masks, int[][] attention, int[][] global) {
@@ -105,6 +135,8 @@ public final class LongformerExecutor {
             globalIdx = new int[b][];
             localRows = new INDArray[b];
             keyBias = new INDArray[b];
+            localRowsF = new float[b][];
+            keyBiasF = new float[b][];
             for (int r = 0; r < b; r++) {
                 int count = 0;
                 for (int j = 0; j < n; j++) {
@@ -117,6 +149,8 @@ public final class LongformerExecutor {
                 }
                 localRows[r] = masks.localRowsArray().get(point(r), all(), all()).reshape(n, 1);
                 keyBias[r] = masks.globalKeyBiasArray().get(point(r), point(0), point(0), all()).reshape(1, n);
+                localRowsF[r] = localRows[r].toFloatVector();
+                keyBiasF[r] = keyBias[r].toFloatVector();
             }
         }
     }
@@ -139,15 +173,18 @@ public final class LongformerExecutor {
             throw new IllegalArgumentException("sequence of " + n + " tokens needs positions up to "
                     + (c.firstPosition() + n - 1) + " but the table has " + c.maxPositions() + " rows");
         }
-        double eps = c.layerNormEps();
+        float eps = (float) c.layerNormEps();
+        int threads = Workers.count();
         mark = System.nanoTime();
-        INDArray x = inputsEmbeds.castTo(DataType.FLOAT).dup('c').reshape(bn, e);
+        INDArray x = Nd4j.create(DataType.FLOAT, bn, e);
+        x.assign(inputsEmbeds.castTo(DataType.FLOAT).reshape(bn, e));
         INDArray pos = p("embeddings.position_embeddings.weight")
                 .get(interval(c.firstPosition(), c.firstPosition() + n), all()).dup('c');
         x.reshape(b, (long) n * e).addiRowVector(pos.reshape(1, (long) n * e));
         free(pos);
         x.addiRowVector(p("embeddings.token_type_embeddings.weight").getRow(0).dup());
-        layerNorm(x, p("embeddings.LayerNorm.weight"), p("embeddings.LayerNorm.bias"), eps, x);
+        Rows rowBufs = new Rows(threads, Math.max(Math.max(5 * e, c.intermediateSize()), n));
+        layerNorm(rowBufs, x, null, null, vec("embeddings.LayerNorm.weight"), vec("embeddings.LayerNorm.bias"), eps);
         lap("embeddings");
 
         Map<Integer, RowMasks> masksByWindow = new HashMap<>();
@@ -156,7 +193,6 @@ public final class LongformerExecutor {
         INDArray attn = Nd4j.create(DataType.FLOAT, bn, e);
         INDArray a = Nd4j.create(DataType.FLOAT, bn, e);
         INDArray mlp = Nd4j.create(DataType.FLOAT, bn, c.intermediateSize());
-        INDArray erfBuf = Nd4j.create(DataType.FLOAT, bn, c.intermediateSize());
         for (int l = 0; l < layers; l++) {
             int w = c.oneSidedWindow(l);
             RowMasks rm = masksByWindow.computeIfAbsent(w, ww -> new RowMasks(
@@ -166,42 +202,105 @@ public final class LongformerExecutor {
             String s = "encoder.layer." + l + ".attention.self.";
             INDArray w5 = Nd4j.concat(0, p(s + "query.weight"), p(s + "key.weight"), p(s + "value.weight"),
                     p(s + "key_global.weight"), p(s + "value_global.weight"));
-            INDArray b5 = Nd4j.concat(0, p(s + "query.bias"), p(s + "key.bias"), p(s + "value.bias"),
-                    p(s + "key_global.bias"), p(s + "value_global.bias"));
+            float[] b5 = concat(vec(s + "query.bias"), vec(s + "key.bias"), vec(s + "value.bias"),
+                    vec(s + "key_global.bias"), vec(s + "value_global.bias"));
             Nd4j.gemm(x, w5, proj, false, true, 1.0, 0.0);
-            proj.addiRowVector(b5.reshape(1, 5L * e));
-            free(w5, b5);
+            free(w5);
             lap("qkv+global k,v projection (1 GEMM)");
             LayerBuffers buf = buffersByWindow.computeIfAbsent(w, ww -> new LayerBuffers(c, n, ww, rm.masks.globals(),
-                    attention == Attention.BANDED));
+                    attention == Attention.BANDED, threads));
             for (int r = 0; r < b; r++) {
-                attend(proj, x, r, rm, buf, p(s + "query_global.weight"), p(s + "query_global.bias"), attn);
+                attend(proj, b5, x, r, rm, buf, rowBufs, p(s + "query_global.weight"), p(s + "query_global.bias"),
+                        attn);
             }
             String o = "encoder.layer." + l + ".";
             Nd4j.gemm(attn, p(o + "attention.output.dense.weight"), a, false, true, 1.0, 0.0);
-            a.addiRowVector(p(o + "attention.output.dense.bias"));
             lap("attention output projection");
-            a.addi(x);
-            layerNorm(a, p(o + "attention.output.LayerNorm.weight"), p(o + "attention.output.LayerNorm.bias"), eps, x);
-            lap("residual + LayerNorm");
+            layerNorm(rowBufs, x, a, vec(o + "attention.output.dense.bias"), vec(o + "attention.output.LayerNorm.weight"),
+                    vec(o + "attention.output.LayerNorm.bias"), eps);
+            lap("bias + residual + LayerNorm");
             Nd4j.gemm(x, p(o + "intermediate.dense.weight"), mlp, false, true, 1.0, 0.0);
-            mlp.addiRowVector(p(o + "intermediate.dense.bias"));
             lap("FFN in (GEMM)");
-            geluErfInPlace(mlp, erfBuf);
-            lap("GELU");
+            biasGelu(rowBufs, mlp, vec(o + "intermediate.dense.bias"));
+            lap("bias + GELU");
             Nd4j.gemm(mlp, p(o + "output.dense.weight"), a, false, true, 1.0, 0.0);
-            a.addiRowVector(p(o + "output.dense.bias"));
             lap("FFN out (GEMM)");
-            a.addi(x);
-            layerNorm(a, p(o + "output.LayerNorm.weight"), p(o + "output.LayerNorm.bias"), eps, x);
-            lap("residual + LayerNorm");
+            layerNorm(rowBufs, x, a, vec(o + "output.dense.bias"), vec(o + "output.LayerNorm.weight"),
+                    vec(o + "output.LayerNorm.bias"), eps);
+            lap("bias + residual + LayerNorm");
         }
-        free(proj, attn, a, mlp, erfBuf);
+        free(proj, attn, a, mlp);
         for (LayerBuffers buf : buffersByWindow.values()) {
-            free(buf.q, buf.kPad, buf.vPad, buf.kAll, buf.vAll, buf.kg, buf.vg, buf.out, buf.kWin, buf.vWin,
-                    buf.scores);
+            buf.close();
         }
         return x.reshape(b, n, e);
+    }
+
+    /** A parameter vector as a Java array. */
+    private float[] vec(String name) {
+        return p(name).toFloatVector();
+    }
+
+    private static float[] concat(float[]... parts) {
+        int len = 0;
+        for (float[] q : parts) len += q.length;
+        float[] out = new float[len];
+        int at = 0;
+        for (float[] q : parts) {
+            System.arraycopy(q, 0, out, at, q.length);
+            at += q.length;
+        }
+        return out;
+    }
+
+    /** Per-worker row scratch arrays. */
+    private static final class Rows {
+        final int threads;
+        final float[][] s1;
+        final float[][] s2;
+
+        Rows(int threads, int len) {
+            this.threads = threads;
+            s1 = new float[threads][len];
+            s2 = new float[threads][len];
+        }
+    }
+
+    /**
+     * {@code x = LayerNorm(x + (a + bias))} row by row ({@code a == null}: {@code x = LayerNorm(x)}), the graph's
+     * steps: centre, biased variance, times {@code 1 / sqrt(var + eps)}, weight, bias.
+     */
+    private void layerNorm(Rows rb, INDArray x, INDArray a, float[] bias, float[] lw, float[] lb, float eps) {
+        int e = (int) x.size(1);
+        FloatBuffer xf = floats(x);
+        FloatBuffer af = a == null ? null : floats(a);
+        Workers.rows(rb.threads, (int) x.size(0), (k, r0, r1) -> {
+            float[] xs = rb.s1[k];
+            float[] as = rb.s2[k];
+            for (int r = r0; r < r1; r++) {
+                xf.get(r * e, xs, 0, e);
+                if (af != null) {
+                    af.get(r * e, as, 0, e);
+                    ops.residual(xs, as, 0, e, bias, null);
+                }
+                ops.layerNorm(xs, xs, 0, e, lw, lb, eps);
+                xf.put(r * e, xs, 0, e);
+            }
+        });
+    }
+
+    /** {@code m = gelu(m + bias)} row by row, the exact (erf) GELU. */
+    private void biasGelu(Rows rb, INDArray m, float[] bias) {
+        int cols = (int) m.size(1);
+        FloatBuffer f = floats(m);
+        Workers.rows(rb.threads, (int) m.size(0), (k, r0, r1) -> {
+            float[] s = rb.s1[k];
+            for (int r = r0; r < r1; r++) {
+                f.get(r * cols, s, 0, cols);
+                ops.biasGelu(s, 0, cols, bias);
+                f.put(r * cols, s, 0, cols);
+            }
+        });
     }
 
     /** Per-head working arrays of one layer's attention. */
@@ -223,12 +322,21 @@ public final class LongformerExecutor {
         final INDArray vg;
         /** attention output {@code [H, np, d]}. */
         final INDArray out;
-        /** window keys and values {@code [H nb, G + 3w, d]}, window scores {@code [H nb, w, G + 3w]} (banded only). */
-        final INDArray kWin;
-        final INDArray vWin;
-        final INDArray scores;
+        /**
+         * per worker (banded only): scores of a block against the global keys {@code [w, G]} and against its window
+         * {@code [w, 3w]}; a row {@code [G + 3w]}; the block's 1 / row sums.
+         */
+        final INDArray[] sg;
+        final INDArray[] sw;
+        /** per worker (banded only): the block's values from the global keys and from the window {@code [w, d]}. */
+        final INDArray[] og;
+        final INDArray[] ow;
+        final float[][] row;
+        final float[][] inv;
+        /** per worker: a bias row, then output rows. */
+        final float[][] scratch;
 
-        LayerBuffers(LongformerConfig c, int n, int w, int g, boolean banded) {
+        LayerBuffers(LongformerConfig c, int n, int w, int g, boolean banded, int threads) {
             int h = c.numHeads();
             int d = c.headDim();
             this.w = w;
@@ -243,118 +351,283 @@ public final class LongformerExecutor {
             kg = Nd4j.zeros(DataType.FLOAT, h, Math.max(g, 1), d);
             vg = Nd4j.zeros(DataType.FLOAT, h, Math.max(g, 1), d);
             out = Nd4j.create(DataType.FLOAT, h, np, d);
-            long cols = g + 3L * w;
-            kWin = banded ? Nd4j.create(DataType.FLOAT, (long) h * nb, cols, d) : null;
-            vWin = banded ? Nd4j.create(DataType.FLOAT, (long) h * nb, cols, d) : null;
-            scores = banded ? Nd4j.create(DataType.FLOAT, (long) h * nb, w, cols) : null;
+            int k = banded ? threads : 0;
+            sg = new INDArray[k];
+            sw = new INDArray[k];
+            og = new INDArray[k];
+            ow = new INDArray[k];
+            row = new float[k][Math.max(g + 3 * w, d)];
+            inv = new float[k][w];
+            scratch = new float[k][Math.max(g + 3 * w, d)];
+            for (int i = 0; i < k; i++) {
+                sg[i] = Nd4j.create(DataType.FLOAT, w, Math.max(g, 1));
+                sw[i] = Nd4j.create(DataType.FLOAT, w, 3L * w);
+                og[i] = Nd4j.create(DataType.FLOAT, w, d);
+                ow[i] = Nd4j.create(DataType.FLOAT, w, d);
+            }
+        }
+
+        void close() {
+            free(q, kPad, vPad, kAll, vAll, kg, vg, out);
+            free(sg);
+            free(sw);
+            free(og);
+            free(ow);
         }
     }
 
-    /** Attention of batch row r: writes rows {@code [r n, (r + 1) n)} of {@code attn} (before the output projection). */
-    private void attend(INDArray proj, INDArray x, int r, RowMasks rm, LayerBuffers buf, INDArray qgW, INDArray qgB,
-                        INDArray attn) {
+    /**
+     * Attention of batch row r: writes rows {@code [r n, (r + 1) n)} of {@code attn} (before the output projection).
+     * {@code proj} holds the fused projection without its bias {@code b5}.
+     */
+    private void attend(INDArray proj, float[] b5, INDArray x, int r, RowMasks rm, LayerBuffers buf, Rows rb,
+                        INDArray qgW, INDArray qgB, INDArray attn) {
         int e = c.hiddenSize();
         int h = c.numHeads();
         int d = c.headDim();
         int n = rm.masks.length();
         int w = buf.w;
-        int g = buf.g;
-        double scale = 1.0 / Math.sqrt(d);
+        int np = buf.np;
+        float scale = (float) (1.0 / Math.sqrt(d));
         int[] globalIdx = rm.globalIdx[r];
         int gr = globalIdx.length;
         long r0 = (long) r * n;
 
-        // [n, 5E] -> [5, H, n, d]
-        INDArray split = proj.get(interval(r0, r0 + n), all()).reshape('c', n, 5, h, d).permute(1, 2, 0, 3);
-        buf.q.get(all(), interval(0, n), all()).assign(split.get(point(0), all(), all(), all())).muli(scale);
-        buf.kPad.get(all(), interval(w, w + n), all()).assign(split.get(point(1), all(), all(), all()));
-        buf.vPad.get(all(), interval(w, w + n), all()).assign(split.get(point(2), all(), all(), all()));
-        buf.kAll.assign(split.get(point(3), all(), all(), all()));
-        buf.vAll.assign(split.get(point(4), all(), all(), all()));
-        buf.kg.assign(0);
-        buf.vg.assign(0);
-        if (gr > 0) {
-            INDArray gRows = Nd4j.pullRows(proj.get(interval(r0, r0 + n), all()), 1, globalIdx); // [gr, 5E]
-            buf.kg.get(all(), interval(0, gr), all()).assign(
-                    gRows.get(all(), interval(e, 2L * e)).reshape(gr, h, d).permute(1, 0, 2));
-            buf.vg.get(all(), interval(0, gr), all()).assign(
-                    gRows.get(all(), interval(2L * e, 3L * e)).reshape(gr, h, d).permute(1, 0, 2));
-            free(gRows);
+        // [n, 5E] + bias -> q (scaled), padded k and v, global k and v per head
+        FloatBuffer pf = floats(proj);
+        FloatBuffer qf = floats(buf.q);
+        FloatBuffer kf = floats(buf.kPad);
+        FloatBuffer vf = floats(buf.vPad);
+        FloatBuffer kaf = floats(buf.kAll);
+        FloatBuffer vaf = floats(buf.vAll);
+        int padRows = np + 2 * w;
+        Workers.rows(rb.threads, n, (k, i0, i1) -> {
+            float[] s = rb.s1[k];
+            for (int i = i0; i < i1; i++) {
+                pf.get((int) ((r0 + i) * 5 * e), s, 0, 5 * e);
+                ops.addBias(s, 0, s, 0, 5 * e, b5, 0);
+                ops.scale(s, 0, e, scale);
+                for (int hh = 0; hh < h; hh++) {
+                    qf.put((hh * np + i) * d, s, hh * d, d);
+                    kf.put((hh * padRows + w + i) * d, s, e + hh * d, d);
+                    vf.put((hh * padRows + w + i) * d, s, 2 * e + hh * d, d);
+                    kaf.put((hh * n + i) * d, s, 3 * e + hh * d, d);
+                    vaf.put((hh * n + i) * d, s, 4 * e + hh * d, d);
+                }
+            }
+        });
+        if (buf.g > 0) {
+            FloatBuffer kgf = floats(buf.kg);
+            FloatBuffer vgf = floats(buf.vg);
+            float[] s = rb.s1[0];
+            for (int hh = 0; hh < h; hh++) {
+                for (int slot = 0; slot < buf.g; slot++) {
+                    int at = (hh * buf.g + slot) * d;
+                    if (slot < gr) {
+                        int from = (hh * padRows + w + globalIdx[slot]) * d;
+                        kf.get(from, s, 0, d);
+                        kgf.put(at, s, 0, d);
+                        vf.get(from, s, 0, d);
+                        vgf.put(at, s, 0, d);
+                    } else {
+                        java.util.Arrays.fill(s, 0, d, 0f);
+                        kgf.put(at, s, 0, d);
+                        vgf.put(at, s, 0, d);
+                    }
+                }
+            }
         }
-        lap("head layout");
+        lap("head layout (+ qkv bias)");
 
         if (attention == Attention.BANDED) {
             banded(r, rm, buf);
         } else {
             dense(r, rm, buf, n);
+            lap("dense attention");
         }
-        lap(attention == Attention.BANDED ? "window attention" : "dense attention");
-        INDArray rows = attn.get(interval(r0, r0 + n), all());
-        INDArray merged = buf.out.get(all(), interval(0, n), all()).permute(1, 0, 2).dup('c');
-        rows.assign(merged.reshape(n, e));
-        free(merged);
-        rows.muliColumnVector(rm.localRows[r]);
+        // heads -> rows of attn, times the local-row indicator
+        FloatBuffer of = floats(buf.out);
+        FloatBuffer af = floats(attn);
+        float[] local = rm.localRowsF[r];
+        Workers.rows(rb.threads, n, (k, i0, i1) -> {
+            float[] s = rb.s1[k];
+            for (int i = i0; i < i1; i++) {
+                for (int hh = 0; hh < h; hh++) {
+                    of.get((hh * np + i) * d, s, hh * d, d);
+                }
+                ops.scale(s, 0, e, local[i]);
+                af.put((int) ((r0 + i) * e), s, 0, e);
+            }
+        });
         lap("head merge");
 
         if (gr > 0) {
-            INDArray hg = Nd4j.pullRows(x.get(interval(r0, r0 + n), all()), 1, globalIdx); // [gr, E]
-            INDArray qg = Nd4j.create(DataType.FLOAT, gr, e);
-            Nd4j.gemm(hg, qgW, qg, false, true, 1.0, 0.0);
-            qg.addiRowVector(qgB).muli(scale);
-            INDArray qgh = qg.reshape(gr, h, d).permute(1, 0, 2).dup('c');
-            INDArray gs = Nd4j.matmul(qgh, buf.kAll, false, true, false); // [h, gr, n]
-            gs.reshape((long) h * gr, n).addiRowVector(rm.keyBias[r]);
-            Nd4j.exec(new SoftMax(gs, gs, 2));
-            INDArray gout = Nd4j.matmul(gs, buf.vAll, false, false, false); // [h, gr, d]
-            INDArray flat = gout.permute(1, 0, 2).dup('c');
-            for (int s = 0; s < gr; s++) {
-                rows.putRow(globalIdx[s], flat.get(point(s), all(), all()).reshape(1, e));
-            }
-            free(hg, qg, qgh, gs, gout, flat);
+            globalRows(x, r, rm, buf, rb, qgW, qgB, attn);
             lap("global attention");
         }
     }
 
     /**
-     * Banded attention of batch row r into {@code buf.out}, batched over heads and blocks: the keys each block of
-     * {@code w} queries sees are laid out as {@code [G global keys | previous, own, next block]} ({@code [H nb,
-     * G + 3w, d]}, the graph's column order), so scores, bias (broadcast over heads), softmax and the value product
-     * are one operation each.
+     * The global rows of batch row r against all keys, one job per head on the workers: scores {@code [gr, n]} by
+     * one GEMM into the worker's buffer, key bias and softmax per row in Java, values by one GEMM, divided by the row
+     * sums into the global rows of {@code attn} (that head's columns).
+     */
+    private void globalRows(INDArray x, int r, RowMasks rm, LayerBuffers buf, Rows rb, INDArray qgW, INDArray qgB,
+                            INDArray attn) {
+        int e = c.hiddenSize();
+        int h = c.numHeads();
+        int d = c.headDim();
+        int n = rm.masks.length();
+        int[] globalIdx = rm.globalIdx[r];
+        int gr = globalIdx.length;
+        long r0 = (long) r * n;
+        float scale = (float) (1.0 / Math.sqrt(d));
+        INDArray hg = Nd4j.pullRows(x.get(interval(r0, r0 + n), all()), 1, globalIdx); // [gr, E]
+        INDArray qg = Nd4j.create(DataType.FLOAT, gr, e);
+        Nd4j.gemm(hg, qgW, qg, false, true, 1.0, 0.0);
+        qg.addiRowVector(qgB).muli(scale);
+        INDArray qgh = qg.reshape(gr, h, d).permute(1, 0, 2).dup('c'); // [h, gr, d]
+        int threads = rb.threads;
+        INDArray[] gs = new INDArray[threads];
+        INDArray[] go = new INDArray[threads];
+        for (int k = 0; k < threads; k++) {
+            gs[k] = Nd4j.create(DataType.FLOAT, gr, n);
+            go[k] = Nd4j.create(DataType.FLOAT, gr, d);
+        }
+        float[] keyBias = rm.keyBiasF[r];
+        FloatBuffer af = floats(attn);
+        Workers.jobs(threads, h, (k, hh) -> {
+            Nd4j.gemm(view(qgh, (long) hh * gr * d, gr, d), view(buf.kAll, (long) hh * n * d, n, d), gs[k],
+                    false, true, 1.0, 0.0);
+            FloatBuffer gf = floats(gs[k]);
+            float[] s = rb.s1[k];
+            float[] inv = new float[gr];
+            for (int q = 0; q < gr; q++) {
+                gf.get(q * n, s, 0, n);
+                ops.addBias(s, 0, s, 0, n, keyBias, 0);
+                inv[q] = 1f / ops.expShifted(s, 0, n);
+                gf.put(q * n, s, 0, n);
+            }
+            Nd4j.gemm(gs[k], view(buf.vAll, (long) hh * n * d, n, d), go[k], false, false, 1.0, 0.0);
+            FloatBuffer of = floats(go[k]);
+            for (int q = 0; q < gr; q++) {
+                of.get(q * d, s, 0, d);
+                ops.scale(s, 0, d, inv[q]);
+                af.put((int) ((r0 + globalIdx[q]) * e + hh * d), s, 0, d);
+            }
+        });
+        free(hg, qg, qgh);
+        free(gs);
+        free(go);
+    }
+
+    /** Window attention sub-stages, in the order of {@link #windowJob}'s timings. */
+    private static final String[] WINDOW_STAGES = {"w: scores (2 GEMMs)", "w: bias + softmax (exp)",
+            "w: values (2 GEMMs) + 1/sum"};
+
+    /**
+     * Banded attention of batch row r into {@code buf.out}: one job per (head, block of {@code w} queries) on the
+     * workers ({@link Workers#jobs}); the wall time is split over {@link #WINDOW_STAGES} in proportion to the
+     * workers' summed time in each.
      */
     private void banded(int r, RowMasks rm, LayerBuffers buf) {
         int h = c.numHeads();
+        int threads = buf.sg.length;
+        long[][] nanos = new long[threads][WINDOW_STAGES.length];
+        FloatBuffer bias = floats(rm.masks.windowBiasArray());
+        long start = System.nanoTime();
+        Workers.jobs(threads, h * buf.nb, (k, j) -> windowJob(r, buf, bias, k, j / buf.nb, j % buf.nb, nanos[k]));
+        double wall = (System.nanoTime() - start) / 1e9;
+        double[] sum = new double[WINDOW_STAGES.length];
+        double all = 0;
+        for (long[] perThread : nanos) {
+            for (int i = 0; i < sum.length; i++) {
+                sum[i] += perThread[i];
+                all += perThread[i];
+            }
+        }
+        for (int i = 0; i < sum.length; i++) {
+            stageSeconds.merge(WINDOW_STAGES[i], all == 0 ? 0 : wall * sum[i] / all, Double::sum);
+        }
+        mark = System.nanoTime();
+    }
+
+    /**
+     * Head hh, block cb of batch row r on worker k: the block's queries {@code [w, d]} against the global keys
+     * ({@code [w, G]}) and the window keys (rows {@code [cb w, cb w + 3w)} of the padded keys: the previous, own
+     * and next block, {@code [w, 3w]}); per row the window bias ({@code [G | 3w]}, the graph's column order) and
+     * {@code exp(s - max)}; the values by two GEMMs into per-worker arrays, summed, divided by the row sums and
+     * written to the head's output rows.
+     */
+    private void windowJob(int r, LayerBuffers buf, FloatBuffer bias, int k, int hh, int cb, long[] nanos) {
         int d = c.headDim();
         int w = buf.w;
         int g = buf.g;
         int nb = buf.nb;
         int np = buf.np;
-        long cols = g + 3L * w;
-        long bhnb = (long) h * nb;
-        INDArray kWin = buf.kWin.reshape(h, nb, cols, d);
-        INDArray vWin = buf.vWin.reshape(h, nb, cols, d);
-        for (int s = 0; s < 3; s++) {
-            INDArrayIndex part = interval(g + (long) s * w, g + (long) (s + 1) * w);
-            INDArrayIndex rowsOf = interval((long) s * w, (long) s * w + np);
-            kWin.get(all(), all(), part, all()).assign(buf.kPad.get(all(), rowsOf, all()).reshape(h, nb, w, d));
-            vWin.get(all(), all(), part, all()).assign(buf.vPad.get(all(), rowsOf, all()).reshape(h, nb, w, d));
-        }
+        int cols = g + 3 * w;
+        long padRows = np + 2L * w;
+        long t0 = System.nanoTime();
+        INDArray qb = view(buf.q, ((long) hh * np + (long) cb * w) * d, w, d);
+        INDArray kw = view(buf.kPad, (hh * padRows + (long) cb * w) * d, 3L * w, d);
+        INDArray vw = view(buf.vPad, (hh * padRows + (long) cb * w) * d, 3L * w, d);
+        INDArray sg = buf.sg[k];
+        INDArray sw = buf.sw[k];
+        INDArray kgh = null;
+        INDArray vgh = null;
         if (g > 0) {
-            for (int cb = 0; cb < nb; cb++) {
-                kWin.get(all(), point(cb), interval(0, g), all()).assign(buf.kg);
-                vWin.get(all(), point(cb), interval(0, g), all()).assign(buf.vg);
-            }
+            kgh = view(buf.kg, (long) hh * g * d, g, d);
+            vgh = view(buf.vg, (long) hh * g * d, g, d);
+            Nd4j.gemm(qb, kgh, sg, false, true, 1.0, 0.0);
         }
-        lap("w: key/value windows");
-        INDArray scores = buf.scores;
-        Nd4j.matmul(buf.q.reshape(bhnb, w, d), buf.kWin, scores, false, true, false);
-        lap("w: scores (batched GEMM)");
-        INDArray bias = rm.masks.windowBiasArray().get(point(r), all(), all(), all(), all()).reshape(1, nb * w * cols);
-        scores.reshape(h, nb * w * cols).addiRowVector(bias);
-        lap("w: bias");
-        Nd4j.exec(new SoftMax(scores, scores, 2));
-        lap("w: softmax");
-        Nd4j.matmul(scores, buf.vWin, buf.out.reshape(bhnb, w, d), false, false, false);
-        lap("w: values (batched GEMM)");
+        Nd4j.gemm(qb, kw, sw, false, true, 1.0, 0.0);
+        long t1 = System.nanoTime();
+        FloatBuffer sgf = floats(sg);
+        FloatBuffer swf = floats(sw);
+        float[] row = buf.row[k];
+        float[] inv = buf.inv[k];
+        int biasBase = (r * nb + cb) * w * cols;
+        for (int i = 0; i < w; i++) {
+            if (g > 0) {
+                sgf.get(i * g, row, 0, g);
+            }
+            swf.get(i * 3 * w, row, g, 3 * w);
+            float[] b = buf.scratch[k];
+            bias.get(biasBase + i * cols, b, 0, cols);
+            ops.addBias(row, 0, row, 0, cols, b, 0);
+            inv[i] = 1f / ops.expShifted(row, 0, cols);
+            if (g > 0) {
+                sgf.put(i * g, row, 0, g);
+            }
+            swf.put(i * 3 * w, row, g, 3 * w);
+        }
+        long t2 = System.nanoTime();
+        // into whole per-worker arrays (ND4J's gemm into a view of the output is far slower), summed in Java
+        INDArray og = buf.og[k];
+        INDArray ow = buf.ow[k];
+        if (g > 0) {
+            Nd4j.gemm(sg, vgh, og, false, false, 1.0, 0.0);
+        }
+        Nd4j.gemm(sw, vw, ow, false, false, 1.0, 0.0);
+        FloatBuffer ogf = floats(og);
+        FloatBuffer owf = floats(ow);
+        FloatBuffer of = floats(buf.out);
+        float[] s = buf.scratch[k];
+        float[] s2 = row;
+        int base = (hh * np + cb * w) * d;
+        for (int i = 0; i < w; i++) {
+            owf.get(i * d, s, 0, d);
+            if (g > 0) {
+                ogf.get(i * d, s2, 0, d);
+                ops.addBias(s2, 0, s, 0, d, s, 0);
+            }
+            ops.scale(s, 0, d, inv[i]);
+            of.put(base + i * d, s, 0, d);
+        }
+        long t3 = System.nanoTime();
+        nanos[0] += t1 - t0;
+        nanos[1] += t2 - t1;
+        nanos[2] += t3 - t2;
     }
 
     /** Dense (n x n) attention of batch row r into {@code buf.out}, with the band, global keys and padding as a mask. */
@@ -410,27 +683,19 @@ public final class LongformerExecutor {
         }
     }
 
-    /** {@link GraphOps#layerNorm}'s steps: centre, biased variance, times rsqrt(var + eps), weight, bias. */
-    static void layerNorm(INDArray x, INDArray w, INDArray b, double eps, INDArray out) {
-        INDArray mean = x.mean(true, 1);
-        if (out != x) {
-            out.assign(x);
+    /**
+     * The native buffer of a whole c-order array (offset 0, as long as its buffer) as floats, for the row kernels.
+     */
+    private static FloatBuffer floats(INDArray a) {
+        if (a.offset() != 0 || a.ordering() != 'c' || a.data().length() != a.length()
+                || a.dataType() != DataType.FLOAT) {
+            throw new IllegalStateException("expected a whole c-order float array");
         }
-        out.subiColumnVector(mean);
-        INDArray sq = out.mul(out);
-        INDArray var = sq.mean(true, 1);
-        free(sq);
-        var.addi(eps);
-        Nd4j.exec(new RSqrt(var, var));
-        out.muliColumnVector(var).muliRowVector(w).addiRowVector(b);
-        free(mean, var);
+        return a.data().asNioFloat();
     }
 
-    /** {@link GraphOps#gelu} in place: {@code x * (erf(x / sqrt 2) + 1) * 0.5}. */
-    static void geluErfInPlace(INDArray x, INDArray buf) {
-        buf.assign(x).muli(1.0 / Math.sqrt(2.0));
-        Nd4j.exec(new Erf(buf, buf));
-        buf.addi(1.0);
-        x.muli(buf).muli(0.5);
+    /** The c-order {@code [rows, cols]} matrix at element {@code offset} of {@code a}'s buffer (a view). */
+    private static INDArray view(INDArray a, long offset, long rows, long cols) {
+        return Nd4j.create(a.data(), new long[]{rows, cols}, new long[]{cols, 1}, offset, 'c');
     }
 }

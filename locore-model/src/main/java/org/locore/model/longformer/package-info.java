@@ -5,6 +5,7 @@
  * {@link org.locore.model.longformer.GraphOps} (primitives with working gradients in DL4J 1.0.0-M2.1) and
  * {@link org.locore.model.longformer.DropoutMasks} (dropout with masks fed as placeholders), and
  * {@link org.locore.model.longformer.LongformerExecutor} (the same inference computation run eagerly on ND4J
- * arrays: fused projections, batched banded attention; a dense-attention variant for comparison).
+ * arrays: fused projections, banded attention as parallel (head, block) jobs, element-wise steps in the row
+ * kernels of {@link org.locore.model.rowops}; a dense-attention variant for comparison).
  */
 package org.locore.model.longformer;

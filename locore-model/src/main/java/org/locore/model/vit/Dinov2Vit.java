@@ -1,5 +1,6 @@
 package org.locore.model.vit;
 
+import org.locore.model.rowops.RowOps;
 import org.locore.model.io.FormatException;
 import org.locore.model.io.Tensor;
 import org.nd4j.autodiff.samediff.SDVariable;

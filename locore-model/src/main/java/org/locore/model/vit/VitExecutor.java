@@ -1,5 +1,7 @@
 package org.locore.model.vit;
 
+import org.locore.model.rowops.RowOps;
+import org.locore.model.rowops.Workers;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -7,15 +9,8 @@ import org.nd4j.linalg.factory.Nd4j;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.FloatBuffer;
-import java.util.ArrayList;
 import java.util.LinkedHashMap;
-import java.util.List;
 import java.util.Map;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.ExecutorService;
-import java.util.concurrent.Executors;
-import java.util.concurrent.Future;
-import java.util.concurrent.atomic.AtomicInteger;
 
 import static org.nd4j.linalg.indexing.NDArrayIndex.all;
 import static org.nd4j.linalg.indexing.NDArrayIndex.interval;
@@ -40,13 +35,6 @@ import static org.nd4j.linalg.indexing.NDArrayIndex.interval;
  * <p>Not thread-safe.
  */
 final class VitExecutor {
-    /** Daemon workers for the row kernels and the parallel attention jobs (the caller is always one of the workers). */
-    private static final ExecutorService POOL = Executors.newCachedThreadPool(r -> {
-        Thread t = new Thread(r, "vit-executor");
-        t.setDaemon(true);
-        return t;
-    });
-
     /**
      * Scheduling choices.
      *
@@ -178,7 +166,7 @@ final class VitExecutor {
         int first = 1 + config.registers();
         int n = (int) patches.size(0);
         int t = first + n;
-        int threads = Math.max(1, Nd4j.getEnvironment().maxThreads());
+        int threads = Workers.count();
         if (buffers == null || buffers.t != t || buffers.scratch.length != threads) {
             if (buffers != null) {
                 buffers.close();
@@ -233,48 +221,9 @@ final class VitExecutor {
         return tokens;
     }
 
-    /** A task over rows {@code [r0, r1)} on worker {@code k} (its scratch arrays). */
-    private interface RowTask {
-        void run(int k, int r0, int r1);
-    }
-
-    /** Splits {@code rows} rows into one contiguous range per thread; the caller runs the first. */
-    private void parallel(Buffers b, int rows, RowTask task) {
-        int threads = Math.min(b.scratch.length, rows);
-        if (threads <= 1) {
-            task.run(0, 0, rows);
-            return;
-        }
-        List<Future<?>> futures = new ArrayList<>();
-        int per = (rows + threads - 1) / threads;
-        for (int k = 1; k < threads; k++) {
-            int kk = k;
-            int r0 = Math.min(rows, k * per);
-            int r1 = Math.min(rows, r0 + per);
-            futures.add(POOL.submit(() -> task.run(kk, r0, r1)));
-        }
-        task.run(0, 0, Math.min(rows, per));
-        join(futures);
-    }
-
-    private static void join(List<Future<?>> futures) {
-        for (Future<?> f : futures) {
-            try {
-                f.get();
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IllegalStateException("interrupted", e);
-            } catch (ExecutionException e) {
-                Throwable cause = e.getCause();
-                if (cause instanceof RuntimeException re) {
-                    throw re;
-                }
-                if (cause instanceof Error er) {
-                    throw er;
-                }
-                throw new IllegalStateException(cause);
-            }
-        }
+    /** Splits {@code rows} rows into one contiguous range per thread ({@link Workers#rows}). */
+    private void parallel(Buffers b, int rows, Workers.RowTask task) {
+        Workers.rows(b.scratch.length, rows, task);
     }
 
     private void layerNorm(Buffers b, INDArray in, INDArray out, float[] wt, float[] bias) {
@@ -386,26 +335,7 @@ final class VitExecutor {
                 attentionJob(b, 0, j, chunks, chunk, scale, true, nanos[0]);
             }
         } else {
-            int blasThreads = Nd4j.factory().blas().getMaxThreads();
-            Nd4j.factory().blas().setMaxThreads(1);
-            try {
-                AtomicInteger next = new AtomicInteger();
-                List<Future<?>> futures = new ArrayList<>();
-                for (int k = 1; k < threads; k++) {
-                    int kk = k;
-                    futures.add(POOL.submit(() -> {
-                        for (int j = next.getAndIncrement(); j < jobs; j = next.getAndIncrement()) {
-                            attentionJob(b, kk, j, chunks, chunk, scale, false, nanos[kk]);
-                        }
-                    }));
-                }
-                for (int j = next.getAndIncrement(); j < jobs; j = next.getAndIncrement()) {
-                    attentionJob(b, 0, j, chunks, chunk, scale, false, nanos[0]);
-                }
-                join(futures);
-            } finally {
-                Nd4j.factory().blas().setMaxThreads(blasThreads);
-            }
+            Workers.jobs(threads, jobs, (k, j) -> attentionJob(b, k, j, chunks, chunk, scale, false, nanos[k]));
         }
         double wall = (System.nanoTime() - start) / 1e9;
         double[] sum = new double[ATTENTION_STAGES.length];

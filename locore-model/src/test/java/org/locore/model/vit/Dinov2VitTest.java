@@ -1,5 +1,6 @@
 package org.locore.model.vit;
 
+import org.locore.model.rowops.ScalarRowOps;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;

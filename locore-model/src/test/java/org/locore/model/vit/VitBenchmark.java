@@ -1,5 +1,6 @@
 package org.locore.model.vit;
 
+import org.locore.model.rowops.RowOps;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;

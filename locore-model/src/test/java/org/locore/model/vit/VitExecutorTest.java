@@ -1,5 +1,7 @@
 package org.locore.model.vit;
 
+import org.locore.model.rowops.RowOps;
+import org.locore.model.rowops.ScalarRowOps;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;

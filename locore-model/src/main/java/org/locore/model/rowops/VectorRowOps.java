@@ -1,7 +1,8 @@
-package org.locore.model.vit;
+package org.locore.model.rowops;
 
 import jdk.incubator.vector.FloatVector;
 import jdk.incubator.vector.IntVector;
+import jdk.incubator.vector.VectorMask;
 import jdk.incubator.vector.VectorOperators;
 import jdk.incubator.vector.VectorSpecies;
 
@@ -20,7 +21,7 @@ import java.nio.ByteOrder;
  * (SVML) and interpreted forms differ in the last bit: the extraction's outputs must not depend on how warm the
  * JVM was.
  */
-final class VectorRowOps implements RowOps {
+public final class VectorRowOps implements RowOps {
     private static final VectorSpecies<Float> S = FloatVector.SPECIES_PREFERRED;
     private static final int L = S.length();
 
@@ -28,7 +29,7 @@ final class VectorRowOps implements RowOps {
     }
 
     /** A new instance; only call when {@link RowOps#VECTOR_API}. */
-    static RowOps create() {
+    public static RowOps create() {
         return new VectorRowOps();
     }
 
@@ -178,9 +179,12 @@ final class VectorRowOps implements RowOps {
 
     /**
      * {@code exp(x)} for {@code x <= 88} (Cephes {@code expf}: {@code x = n ln 2 + r}, a degree-7 polynomial in r,
-     * times {@code 2^n} built in the exponent bits); arguments below -87.3 give {@code exp(-87.3)}, about 1e-38.
+     * times {@code 2^n} built in the exponent bits); arguments below -87.3 give exactly 0 (as the float exponential
+     * does for masked scores such as {@code -1e9}: a tiny non-zero value there would make the attention's value
+     * GEMMs multiply into subnormals, which is many times slower).
      */
     static FloatVector exp(FloatVector x) {
+        VectorMask<Float> under = x.lt(-87.3f);
         x = x.max(-87.3f);
         FloatVector shifted = x.mul(LOG2E).add(ROUND);
         FloatVector n = shifted.sub(ROUND);
@@ -189,7 +193,7 @@ final class VectorRowOps implements RowOps {
         p = p.mul(r.mul(r)).add(r).add(1f);
         FloatVector scale = ((IntVector) shifted.reinterpretAsInts()).lanewise(VectorOperators.LSHL, 23).add(127 << 23)
                 .reinterpretAsFloats();
-        return p.mul(scale);
+        return p.mul(scale).blend(0f, under);
     }
 
     private static FloatVector c(float v) {

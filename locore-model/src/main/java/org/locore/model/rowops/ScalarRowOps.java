@@ -1,7 +1,7 @@
-package org.locore.model.vit;
+package org.locore.model.rowops;
 
 /** {@link RowOps} in plain Java (the fallback when the Vector API module is absent, and the tests' reference). */
-final class ScalarRowOps implements RowOps {
+public final class ScalarRowOps implements RowOps {
     @Override
     public float expShifted(float[] r, int off, int n) {
         float m = Float.NEGATIVE_INFINITY;
@@ -62,7 +62,7 @@ final class ScalarRowOps implements RowOps {
      * 1e-7 everywhere, also in the far negative tail); as {@code max(x, 0) - |x| erfc(|x| / sqrt 2) / 2}, which is
      * the same for both signs since {@code erfc(-z) = 2 - erfc(z)}.
      */
-    static float gelu(float x) {
+    public static float gelu(float x) {
         double z = Math.abs(x * SQRT_HALF);
         double t = 1.0 / (1.0 + 0.5 * z);
         double ans = t * Math.exp(RowOps.erfcExponent(z, t)); // erfc(|x| / sqrt 2)

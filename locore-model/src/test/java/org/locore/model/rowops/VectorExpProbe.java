@@ -1,4 +1,4 @@
-package org.locore.model.vit;
+package org.locore.model.rowops;
 
 import jdk.incubator.vector.FloatVector;
 

@@ -1,12 +1,13 @@
-package org.locore.model.vit;
+package org.locore.model.rowops;
 
 /**
- * The element-wise steps of {@link VitExecutor} on one row segment of a {@code float[]} (the executor copies
- * rows of native ND4J buffers in and out): the softmax's exponentials, LayerNorm, bias + exact GELU and the layer-scaled residual.
+ * The element-wise steps of the eager executors ({@code VitExecutor}, {@code LongformerExecutor}) on one row
+ * segment of a {@code float[]} (the executors copy rows of native ND4J buffers in and out): the softmax's
+ * exponentials, LayerNorm, bias + exact GELU and the (layer-scaled) residual.
  * Two implementations compute the same formulas: {@link VectorRowOps} with the JDK's Vector API (SIMD; needs
  * {@code --add-modules jdk.incubator.vector}) and {@link ScalarRowOps} in plain Java, chosen by {@link #best()}.
  */
-interface RowOps {
+public interface RowOps {
     /**
      * Whether the running JVM resolved {@code jdk.incubator.vector} ({@code --add-modules jdk.incubator.vector});
      * checked without loading any Vector API class.

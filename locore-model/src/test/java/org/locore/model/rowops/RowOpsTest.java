@@ -1,4 +1,4 @@
-package org.locore.model.vit;
+package org.locore.model.rowops;
 
 import org.junit.jupiter.api.Assumptions;
 import org.junit.jupiter.api.Test;
@@ -48,6 +48,28 @@ class RowOpsTest {
         for (int i = 0; i < x.length; i++) {
             double ref = Math.exp(x[i]);
             assertEquals(ref, e[i], 2e-7 * ref, "exp(" + x[i] + ")");
+        }
+    }
+
+    @Test
+    void vectorExpUnderflowsToExactZero() {
+        Assumptions.assumeTrue(RowOps.VECTOR_API, "jdk.incubator.vector not enabled");
+        float[] x = new float[64];
+        for (int i = 0; i < x.length; i++) {
+            x[i] = i % 2 == 0 ? -1e9f - i : -87.31f - i;
+        }
+        float[] e = VectorExpProbe.exp(x);
+        for (int i = 0; i < x.length; i++) {
+            assertEquals(0f, e[i], 0f, "exp(" + x[i] + ")");
+        }
+        float[] row = new float[40];
+        row[5] = 2f;
+        for (int i = 0; i < row.length; i++) {
+            if (i != 5) row[i] = -1e9f;
+        }
+        assertEquals(1f, RowOps.best().expShifted(row, 0, row.length), 0f, "masked entries add nothing");
+        for (int i = 0; i < row.length; i++) {
+            assertEquals(i == 5 ? 1f : 0f, row[i], 0f, "softmax numerator " + i);
         }
     }
 

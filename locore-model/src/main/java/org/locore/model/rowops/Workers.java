@@ -1,0 +1,127 @@
+package org.locore.model.rowops;
+
+import org.nd4j.linalg.factory.Nd4j;
+
+import java.util.ArrayList;
+import java.util.List;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * The eager executors' Java-thread parallelism: row ranges split evenly over a number of workers, and jobs taken
+ * dynamically by the workers (so that a worker slowed by other processes takes fewer), optionally with OpenBLAS set
+ * to one thread for the duration. The caller is always worker 0; the others run on shared daemon threads.
+ * Worker indices ({@code k}) let tasks use per-worker scratch arrays.
+ */
+public final class Workers {
+    private static final ExecutorService POOL = Executors.newCachedThreadPool(r -> {
+        Thread t = new Thread(r, "locore-row-worker");
+        t.setDaemon(true);
+        return t;
+    });
+
+    private Workers() {
+    }
+
+    /** A task over rows {@code [r0, r1)} on worker {@code k}. */
+    @FunctionalInterface
+    public interface RowTask {
+        /**
+         * @param k  worker index
+         * @param r0 first row
+         * @param r1 end row (exclusive)
+         */
+        void run(int k, int r0, int r1);
+    }
+
+    /** Job {@code j} on worker {@code k}. */
+    @FunctionalInterface
+    public interface JobTask {
+        /**
+         * @param k worker index
+         * @param j job index
+         */
+        void run(int k, int j);
+    }
+
+    /** The number of workers the executors use: ND4J's thread count (at least 1). */
+    public static int count() {
+        return Math.max(1, Nd4j.getEnvironment().maxThreads());
+    }
+
+    /** Splits {@code rows} rows into one contiguous range per worker (at most {@code threads}); the caller runs the first. */
+    public static void rows(int threads, int rows, RowTask task) {
+        int t = Math.min(threads, rows);
+        if (t <= 1) {
+            task.run(0, 0, rows);
+            return;
+        }
+        List<Future<?>> futures = new ArrayList<>();
+        int per = (rows + t - 1) / t;
+        for (int k = 1; k < t; k++) {
+            int kk = k;
+            int r0 = Math.min(rows, k * per);
+            int r1 = Math.min(rows, r0 + per);
+            futures.add(POOL.submit(() -> task.run(kk, r0, r1)));
+        }
+        task.run(0, 0, Math.min(rows, per));
+        join(futures);
+    }
+
+    /**
+     * Runs jobs {@code [0, jobs)} on {@code threads} workers, each taking the next job when done with its last;
+     * with more than one worker, OpenBLAS runs single-threaded meanwhile (restored afterwards), so that the jobs'
+     * GEMMs do not oversubscribe the cores.
+     */
+    public static void jobs(int threads, int jobs, JobTask task) {
+        if (threads <= 1 || jobs <= 1) {
+            for (int j = 0; j < jobs; j++) {
+                task.run(0, j);
+            }
+            return;
+        }
+        int blasThreads = Nd4j.factory().blas().getMaxThreads();
+        Nd4j.factory().blas().setMaxThreads(1);
+        try {
+            AtomicInteger next = new AtomicInteger();
+            List<Future<?>> futures = new ArrayList<>();
+            for (int k = 1; k < threads; k++) {
+                int kk = k;
+                futures.add(POOL.submit(() -> {
+                    for (int j = next.getAndIncrement(); j < jobs; j = next.getAndIncrement()) {
+                        task.run(kk, j);
+                    }
+                }));
+            }
+            for (int j = next.getAndIncrement(); j < jobs; j = next.getAndIncrement()) {
+                task.run(0, j);
+            }
+            join(futures);
+        } finally {
+            Nd4j.factory().blas().setMaxThreads(blasThreads);
+        }
+    }
+
+    private static void join(List<Future<?>> futures) {
+        for (Future<?> f : futures) {
+            try {
+                f.get();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IllegalStateException("interrupted", e);
+            } catch (ExecutionException e) {
+                Throwable cause = e.getCause();
+                if (cause instanceof RuntimeException re) {
+                    throw re;
+                }
+                if (cause instanceof Error er) {
+                    throw er;
+                }
+                throw new IllegalStateException(cause);
+            }
+        }
+    }
+}

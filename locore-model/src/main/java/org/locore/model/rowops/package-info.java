@@ -1,0 +1,9 @@
+/**
+ * The eager executors' element-wise kernels ({@link org.locore.model.rowops.RowOps}: softmax exponentials,
+ * LayerNorm, bias + exact GELU, residuals, on rows copied out of native ND4J buffers), in SIMD through the JDK's
+ * Vector API ({@link org.locore.model.rowops.VectorRowOps}, when the JVM runs with
+ * {@code --add-modules jdk.incubator.vector}) or plain Java ({@link org.locore.model.rowops.ScalarRowOps}), and the
+ * Java threads that run them and the attention jobs ({@link org.locore.model.rowops.Workers}). Used by the ViT's
+ * and the Longformer's eager forward passes.
+ */
+package org.locore.model.rowops;
