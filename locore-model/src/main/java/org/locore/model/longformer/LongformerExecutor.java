@@ -537,18 +537,7 @@ public final class LongformerExecutor {
         FloatBuffer bias = floats(rm.masks.windowBiasArray());
         long start = System.nanoTime();
         Workers.jobs(threads, h * buf.nb, (k, j) -> windowJob(r, buf, bias, k, j / buf.nb, j % buf.nb, nanos[k]));
-        double wall = (System.nanoTime() - start) / 1e9;
-        double[] sum = new double[WINDOW_STAGES.length];
-        double all = 0;
-        for (long[] perThread : nanos) {
-            for (int i = 0; i < sum.length; i++) {
-                sum[i] += perThread[i];
-                all += perThread[i];
-            }
-        }
-        for (int i = 0; i < sum.length; i++) {
-            stageSeconds.merge(WINDOW_STAGES[i], all == 0 ? 0 : wall * sum[i] / all, Double::sum);
-        }
+        Workers.splitWallTime((System.nanoTime() - start) / 1e9, nanos, WINDOW_STAGES, stageSeconds);
         mark = System.nanoTime();
     }
 

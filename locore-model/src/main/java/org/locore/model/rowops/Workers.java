@@ -4,6 +4,7 @@ import org.nd4j.linalg.factory.Nd4j;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -122,6 +123,28 @@ public final class Workers {
                 }
                 throw new IllegalStateException(cause);
             }
+        }
+    }
+
+    /**
+     * Splits the wall time of a parallel section over its stages in proportion to the workers' summed time in each
+     * and adds the shares to {@code into} (stage profile of the executors).
+     *
+     * @param wallSeconds the section's wall time
+     * @param nanos       per worker, nanoseconds spent in each stage
+     * @param stages      stage names, in the order of {@code nanos}' columns
+     */
+    public static void splitWallTime(double wallSeconds, long[][] nanos, String[] stages, Map<String, Double> into) {
+        double[] sum = new double[stages.length];
+        double all = 0;
+        for (long[] perThread : nanos) {
+            for (int i = 0; i < sum.length; i++) {
+                sum[i] += perThread[i];
+                all += perThread[i];
+            }
+        }
+        for (int i = 0; i < sum.length; i++) {
+            into.merge(stages[i], all == 0 ? 0 : wallSeconds * sum[i] / all, Double::sum);
         }
     }
 }

@@ -337,18 +337,7 @@ final class VitExecutor {
         } else {
             Workers.jobs(threads, jobs, (k, j) -> attentionJob(b, k, j, chunks, chunk, scale, false, nanos[k]));
         }
-        double wall = (System.nanoTime() - start) / 1e9;
-        double[] sum = new double[ATTENTION_STAGES.length];
-        double all = 0;
-        for (long[] perThread : nanos) {
-            for (int i = 0; i < sum.length; i++) {
-                sum[i] += perThread[i];
-                all += perThread[i];
-            }
-        }
-        for (int i = 0; i < sum.length; i++) {
-            stageSeconds.merge(ATTENTION_STAGES[i], all == 0 ? 0 : wall * sum[i] / all, Double::sum);
-        }
+        Workers.splitWallTime((System.nanoTime() - start) / 1e9, nanos, ATTENTION_STAGES, stageSeconds);
         mark = System.nanoTime();
     }
 
