@@ -80,7 +80,7 @@ public final class Train implements Callable<Integer> {
     @Option(names = "--weights", paramLabel = "W.safetensors", description = "checkpoint for --init hf or locore")
     Path weights;
 
-    @Option(names = "--scales", defaultValue = "3", description = "rows of the scale embedding for hf/random init (default: ${DEFAULT-VALUE})")
+    @Option(names = "--scales", defaultValue = "3", description = "rows of the scale embedding for hf/random/matching init (default: ${DEFAULT-VALUE})")
     int scales;
 
     @Option(names = "--out", defaultValue = "locore-train", paramLabel = "DIR", description = "output folder (default: ${DEFAULT-VALUE})")
