@@ -91,6 +91,20 @@ public final class BandedAttention {
          * @param dtype           floating type of the bias arrays
          */
         public static Masks of(int[][] attention, int[][] global, int oneSidedWindow, int globalSlots, DataType dtype) {
+            return build(attention, global, oneSidedWindow, globalSlots, dtype, true);
+        }
+
+        /**
+         * As {@link #of} without the window bias ({@link #windowBiasArray()} is then null): for
+         * {@link LongformerExecutor}, which applies the band and the window keys' bias row by row.
+         */
+        static Masks withoutWindowBias(int[][] attention, int[][] global, int oneSidedWindow, int globalSlots,
+                                       DataType dtype) {
+            return build(attention, global, oneSidedWindow, globalSlots, dtype, false);
+        }
+
+        private static Masks build(int[][] attention, int[][] global, int oneSidedWindow, int globalSlots,
+                                   DataType dtype, boolean withWindowBias) {
             int b = attention.length;
             int n = attention[0].length;
             int w = oneSidedWindow;
@@ -123,7 +137,7 @@ public final class BandedAttention {
             int cols = g + 3 * w;
             // float storage: 0, 1 and NEG are exact enough in float32, and the window bias is the largest array
             float neg = (float) NEG;
-            float[] bias = new float[Math.multiplyExact(b * np, cols)];
+            float[] bias = withWindowBias ? new float[Math.multiplyExact(b * np, cols)] : null;
             float[] select = new float[b * g * n];
             float[] keyBias = new float[b * n];
             float[] rows = new float[b * n];
@@ -137,7 +151,7 @@ public final class BandedAttention {
                     rows[r * n + j] = attention[r][j] != 0 && global[r][j] == 0 ? 1 : 0;
                     windowKey[j] = attention[r][j] != 0 && global[r][j] == 0;
                 }
-                for (int i = 0; i < np; i++) {
+                for (int i = 0; withWindowBias && i < np; i++) {
                     int base = (r * np + i) * cols;
                     for (int s = globalIdx[r].length; s < g; s++) {
                         bias[base + s] = neg;
@@ -151,7 +165,7 @@ public final class BandedAttention {
                 }
             }
             return new Masks(b, n, w, g,
-                    Nd4j.createFromArray(bias).reshape('c', b, 1, nb, w, cols).castTo(dtype),
+                    withWindowBias ? Nd4j.createFromArray(bias).reshape('c', b, 1, nb, w, cols).castTo(dtype) : null,
                     Nd4j.createFromArray(select).reshape('c', b, g, n).castTo(dtype),
                     Nd4j.createFromArray(keyBias).reshape('c', b, 1, 1, n).castTo(dtype),
                     Nd4j.createFromArray(rows).reshape('c', b, n, 1).castTo(dtype));
@@ -181,7 +195,7 @@ public final class BandedAttention {
             return globals;
         }
 
-        /** The window bias {@code [B, 1, nb, w, G + 3w]} (for {@link LongformerExecutor}). */
+        /** The window bias {@code [B, 1, nb, w, G + 3w]} (null when built {@link #withoutWindowBias}). */
         INDArray windowBiasArray() {
             return windowBias;
         }

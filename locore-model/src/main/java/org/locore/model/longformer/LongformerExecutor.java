@@ -1,6 +1,7 @@
 package org.locore.model.longformer;
 
 import org.locore.model.rowops.RowOps;
+import org.locore.model.rowops.StridedGemm;
 import org.locore.model.rowops.Workers;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -126,6 +127,12 @@ public final class LongformerExecutor {
         /** {@link #localRows} and {@link #keyBias} as Java arrays (for the row kernels). */
         final float[][] localRowsF;
         final float[][] keyBiasF;
+        /**
+         * Per batch row, the window keys' bias over the sequence padded by w on both sides ({@code [w + np + w]},
+         * token j at {@code w + j}): 0 for an unmasked, non-global token, {@link BandedAttention#NEG} elsewhere
+         * (masked, global, padding); with the band, the window part of {@link BandedAttention.Masks}' window bias.
+         */
+        final float[][] windowKeyBiasF;
         final Map<Integer, INDArray> dense = new HashMap<>();
 
         RowMasks(BandedAttention.Masks masks, int[][] attention, int[][] global) {
@@ -137,6 +144,9 @@ public final class LongformerExecutor {
             keyBias = new INDArray[b];
             localRowsF = new float[b][];
             keyBiasF = new float[b][];
+            windowKeyBiasF = new float[b][];
+            int w = masks.window();
+            int np = (n + w - 1) / w * w;
             for (int r = 0; r < b; r++) {
                 int count = 0;
                 for (int j = 0; j < n; j++) {
@@ -151,6 +161,11 @@ public final class LongformerExecutor {
                 keyBias[r] = masks.globalKeyBiasArray().get(point(r), point(0), point(0), all()).reshape(1, n);
                 localRowsF[r] = localRows[r].toFloatVector();
                 keyBiasF[r] = keyBias[r].toFloatVector();
+                windowKeyBiasF[r] = new float[np + 2 * w];
+                java.util.Arrays.fill(windowKeyBiasF[r], (float) BandedAttention.NEG);
+                for (int j = 0; j < n; j++) {
+                    if (attention[r][j] != 0 && global[r][j] == 0) windowKeyBiasF[r][w + j] = 0f;
+                }
             }
         }
     }
@@ -196,7 +211,8 @@ public final class LongformerExecutor {
         for (int l = 0; l < layers; l++) {
             int w = c.oneSidedWindow(l);
             RowMasks rm = masksByWindow.computeIfAbsent(w, ww -> new RowMasks(
-                    BandedAttention.Masks.of(attentionMask, globalMask, ww, globalSlots, DataType.FLOAT),
+                    BandedAttention.Masks.withoutWindowBias(attentionMask, globalMask, ww, globalSlots,
+                            DataType.FLOAT),
                     attentionMask, globalMask));
             lap("masks");
             String s = "encoder.layer." + l + ".attention.self.";
@@ -209,9 +225,10 @@ public final class LongformerExecutor {
             lap("qkv+global k,v projection (1 GEMM)");
             LayerBuffers buf = buffersByWindow.computeIfAbsent(w, ww -> new LayerBuffers(c, n, ww, rm.masks.globals(),
                     attention == Attention.BANDED, threads));
+            projectionBias(proj, b5, rowBufs);
+            lap("qkv bias");
             for (int r = 0; r < b; r++) {
-                attend(proj, b5, x, r, rm, buf, rowBufs, p(s + "query_global.weight"), p(s + "query_global.bias"),
-                        attn);
+                attend(proj, x, r, rm, buf, rowBufs, p(s + "query_global.weight"), p(s + "query_global.bias"), attn);
             }
             String o = "encoder.layer." + l + ".";
             Nd4j.gemm(attn, p(o + "attention.output.dense.weight"), a, false, true, 1.0, 0.0);
@@ -303,176 +320,135 @@ public final class LongformerExecutor {
         });
     }
 
-    /** Per-head working arrays of one layer's attention. */
+    /** Per-worker working arrays of one window size's attention (reused across layers). */
     private static final class LayerBuffers {
         final int w;
         final int nb;
-        final int np;
         final int g;
-        /** scaled queries {@code [H, np, d]}, zero rows past n. */
-        final INDArray q;
-        /** keys and values {@code [H, w + np + w, d]}, zero padding on both sides. */
-        final INDArray kPad;
-        final INDArray vPad;
-        /** global keys and values over all tokens {@code [H, n, d]}. */
-        final INDArray kAll;
-        final INDArray vAll;
         /** ordinary keys and values at the global tokens {@code [H, G, d]}, zero for unused slots. */
         final INDArray kg;
         final INDArray vg;
-        /** attention output {@code [H, np, d]}. */
-        final INDArray out;
         /**
          * per worker (banded only): scores of a block against the global keys {@code [w, G]} and against its window
-         * {@code [w, 3w]}; a row {@code [G + 3w]}; the block's 1 / row sums.
+         * {@code [w, 3w]}, the block's values {@code [w, d]}.
          */
         final INDArray[] sg;
         final INDArray[] sw;
-        /** per worker (banded only): the block's values from the global keys and from the window {@code [w, d]}. */
-        final INDArray[] og;
         final INDArray[] ow;
+        /** per worker: a score row {@code [G | band]}, the block's 1 / row sums, output rows, zeros. */
         final float[][] row;
         final float[][] inv;
-        /** per worker: a bias row, then output rows. */
         final float[][] scratch;
+        final float[] zeros;
 
         LayerBuffers(LongformerConfig c, int n, int w, int g, boolean banded, int threads) {
             int h = c.numHeads();
             int d = c.headDim();
             this.w = w;
             this.nb = (n + w - 1) / w;
-            this.np = nb * w;
             this.g = g;
-            q = Nd4j.zeros(DataType.FLOAT, h, np, d);
-            kPad = Nd4j.zeros(DataType.FLOAT, h, np + 2L * w, d);
-            vPad = Nd4j.zeros(DataType.FLOAT, h, np + 2L * w, d);
-            kAll = Nd4j.create(DataType.FLOAT, h, n, d);
-            vAll = Nd4j.create(DataType.FLOAT, h, n, d);
             kg = Nd4j.zeros(DataType.FLOAT, h, Math.max(g, 1), d);
             vg = Nd4j.zeros(DataType.FLOAT, h, Math.max(g, 1), d);
-            out = Nd4j.create(DataType.FLOAT, h, np, d);
             int k = banded ? threads : 0;
             sg = new INDArray[k];
             sw = new INDArray[k];
-            og = new INDArray[k];
             ow = new INDArray[k];
             row = new float[k][Math.max(g + 3 * w, d)];
             inv = new float[k][w];
             scratch = new float[k][Math.max(g + 3 * w, d)];
+            zeros = new float[3 * w];
             for (int i = 0; i < k; i++) {
                 sg[i] = Nd4j.create(DataType.FLOAT, w, Math.max(g, 1));
-                sw[i] = Nd4j.create(DataType.FLOAT, w, 3L * w);
-                og[i] = Nd4j.create(DataType.FLOAT, w, d);
+                sw[i] = Nd4j.zeros(DataType.FLOAT, w, 3L * w);
                 ow[i] = Nd4j.create(DataType.FLOAT, w, d);
             }
         }
 
         void close() {
-            free(q, kPad, vPad, kAll, vAll, kg, vg, out);
+            free(kg, vg);
             free(sg);
             free(sw);
-            free(og);
             free(ow);
         }
     }
 
     /**
-     * Attention of batch row r: writes rows {@code [r n, (r + 1) n)} of {@code attn} (before the output projection).
-     * {@code proj} holds the fused projection without its bias {@code b5}.
+     * Adds the fused projection's bias {@code b5} to {@code proj} {@code [B n, 5E]} in place and scales the query
+     * columns by {@code 1 / sqrt(d)}; the attention then reads every head's queries, keys and values in place
+     * (columns {@code hh d} of each section, leading dimension {@code 5E}).
      */
-    private void attend(INDArray proj, float[] b5, INDArray x, int r, RowMasks rm, LayerBuffers buf, Rows rb,
+    private void projectionBias(INDArray proj, float[] b5, Rows rb) {
+        int e = c.hiddenSize();
+        float scale = (float) (1.0 / Math.sqrt(c.headDim()));
+        FloatBuffer pf = floats(proj);
+        Workers.rows(rb.threads, (int) proj.size(0), (k, i0, i1) -> {
+            float[] s = rb.s1[k];
+            for (int i = i0; i < i1; i++) {
+                pf.get(i * 5 * e, s, 0, 5 * e);
+                ops.addBias(s, 0, s, 0, 5 * e, b5, 0);
+                ops.scale(s, 0, e, scale);
+                pf.put(i * 5 * e, s, 0, 5 * e);
+            }
+        });
+    }
+
+    /**
+     * Attention of batch row r: writes rows {@code [r n, (r + 1) n)} of {@code attn} (before the output projection).
+     * {@code proj} holds the fused projection with its bias and the queries scaled ({@link #projectionBias}).
+     */
+    private void attend(INDArray proj, INDArray x, int r, RowMasks rm, LayerBuffers buf, Rows rb,
                         INDArray qgW, INDArray qgB, INDArray attn) {
         int e = c.hiddenSize();
         int h = c.numHeads();
         int d = c.headDim();
         int n = rm.masks.length();
-        int w = buf.w;
-        int np = buf.np;
-        float scale = (float) (1.0 / Math.sqrt(d));
         int[] globalIdx = rm.globalIdx[r];
         int gr = globalIdx.length;
         long r0 = (long) r * n;
 
-        // [n, 5E] + bias -> q (scaled), padded k and v, global k and v per head
-        FloatBuffer pf = floats(proj);
-        FloatBuffer qf = floats(buf.q);
-        FloatBuffer kf = floats(buf.kPad);
-        FloatBuffer vf = floats(buf.vPad);
-        FloatBuffer kaf = floats(buf.kAll);
-        FloatBuffer vaf = floats(buf.vAll);
-        int padRows = np + 2 * w;
-        Workers.rows(rb.threads, n, (k, i0, i1) -> {
-            float[] s = rb.s1[k];
-            for (int i = i0; i < i1; i++) {
-                pf.get((int) ((r0 + i) * 5 * e), s, 0, 5 * e);
-                ops.addBias(s, 0, s, 0, 5 * e, b5, 0);
-                ops.scale(s, 0, e, scale);
-                for (int hh = 0; hh < h; hh++) {
-                    qf.put((hh * np + i) * d, s, hh * d, d);
-                    kf.put((hh * padRows + w + i) * d, s, e + hh * d, d);
-                    vf.put((hh * padRows + w + i) * d, s, 2 * e + hh * d, d);
-                    kaf.put((hh * n + i) * d, s, 3 * e + hh * d, d);
-                    vaf.put((hh * n + i) * d, s, 4 * e + hh * d, d);
-                }
-            }
-        });
+        // ordinary keys and values at the global tokens, per head [G, d]
         if (buf.g > 0) {
+            FloatBuffer pf = floats(proj);
             FloatBuffer kgf = floats(buf.kg);
             FloatBuffer vgf = floats(buf.vg);
             float[] s = rb.s1[0];
+            java.util.Arrays.fill(s, 0, d, 0f);
             for (int hh = 0; hh < h; hh++) {
                 for (int slot = 0; slot < buf.g; slot++) {
                     int at = (hh * buf.g + slot) * d;
                     if (slot < gr) {
-                        int from = (hh * padRows + w + globalIdx[slot]) * d;
-                        kf.get(from, s, 0, d);
-                        kgf.put(at, s, 0, d);
-                        vf.get(from, s, 0, d);
-                        vgf.put(at, s, 0, d);
+                        int from = (int) ((r0 + globalIdx[slot]) * 5 * e);
+                        kgf.put(at, pf, from + e + hh * d, d);
+                        vgf.put(at, pf, from + 2 * e + hh * d, d);
                     } else {
-                        java.util.Arrays.fill(s, 0, d, 0f);
                         kgf.put(at, s, 0, d);
                         vgf.put(at, s, 0, d);
                     }
                 }
             }
         }
-        lap("head layout (+ qkv bias)");
+        lap("global keys and values");
 
         if (attention == Attention.BANDED) {
-            banded(r, rm, buf);
+            banded(proj, r, rm, buf, attn);
         } else {
-            dense(r, rm, buf, n);
+            dense(proj, r, rm, buf, n, attn);
             lap("dense attention");
         }
-        // heads -> rows of attn, times the local-row indicator
-        FloatBuffer of = floats(buf.out);
-        FloatBuffer af = floats(attn);
-        float[] local = rm.localRowsF[r];
-        Workers.rows(rb.threads, n, (k, i0, i1) -> {
-            float[] s = rb.s1[k];
-            for (int i = i0; i < i1; i++) {
-                for (int hh = 0; hh < h; hh++) {
-                    of.get((hh * np + i) * d, s, hh * d, d);
-                }
-                ops.scale(s, 0, e, local[i]);
-                af.put((int) ((r0 + i) * e), s, 0, e);
-            }
-        });
-        lap("head merge");
 
         if (gr > 0) {
-            globalRows(x, r, rm, buf, rb, qgW, qgB, attn);
+            globalRows(proj, x, r, rm, rb, qgW, qgB, attn);
             lap("global attention");
         }
     }
 
     /**
      * The global rows of batch row r against all keys, one job per head on the workers: scores {@code [gr, n]} by
-     * one GEMM into the worker's buffer, key bias and softmax per row in Java, values by one GEMM, divided by the row
-     * sums into the global rows of {@code attn} (that head's columns).
+     * one GEMM (the head's global keys read in place in {@code proj}) into the worker's buffer, key bias and softmax
+     * per row in Java, values by one GEMM, divided by the row sums into the global rows of {@code attn} (that head's
+     * columns).
      */
-    private void globalRows(INDArray x, int r, RowMasks rm, LayerBuffers buf, Rows rb, INDArray qgW, INDArray qgB,
+    private void globalRows(INDArray proj, INDArray x, int r, RowMasks rm, Rows rb, INDArray qgW, INDArray qgB,
                             INDArray attn) {
         int e = c.hiddenSize();
         int h = c.numHeads();
@@ -486,7 +462,6 @@ public final class LongformerExecutor {
         INDArray qg = Nd4j.create(DataType.FLOAT, gr, e);
         Nd4j.gemm(hg, qgW, qg, false, true, 1.0, 0.0);
         qg.addiRowVector(qgB).muli(scale);
-        INDArray qgh = qg.reshape(gr, h, d).permute(1, 0, 2).dup('c'); // [h, gr, d]
         int threads = rb.threads;
         INDArray[] gs = new INDArray[threads];
         INDArray[] go = new INDArray[threads];
@@ -496,9 +471,10 @@ public final class LongformerExecutor {
         }
         float[] keyBias = rm.keyBiasF[r];
         FloatBuffer af = floats(attn);
+        long base = r0 * 5 * e;
         Workers.jobs(threads, h, (k, hh) -> {
-            Nd4j.gemm(view(qgh, (long) hh * gr * d, gr, d), view(buf.kAll, (long) hh * n * d, n, d), gs[k],
-                    false, true, 1.0, 0.0);
+            StridedGemm.sgemm(false, true, gr, n, d, 1f, qg, (long) hh * d, e,
+                    proj, base + 3L * e + (long) hh * d, 5 * e, 0f, gs[k], 0, n);
             FloatBuffer gf = floats(gs[k]);
             float[] s = rb.s1[k];
             float[] inv = new float[gr];
@@ -508,7 +484,8 @@ public final class LongformerExecutor {
                 inv[q] = 1f / ops.expShifted(s, 0, n);
                 gf.put(q * n, s, 0, n);
             }
-            Nd4j.gemm(gs[k], view(buf.vAll, (long) hh * n * d, n, d), go[k], false, false, 1.0, 0.0);
+            StridedGemm.sgemm(false, false, gr, d, n, 1f, gs[k], 0, n,
+                    proj, base + 4L * e + (long) hh * d, 5 * e, 0f, go[k], 0, d);
             FloatBuffer of = floats(go[k]);
             for (int q = 0; q < gr; q++) {
                 of.get(q * d, s, 0, d);
@@ -516,7 +493,7 @@ public final class LongformerExecutor {
                 af.put((int) ((r0 + globalIdx[q]) * e + hh * d), s, 0, d);
             }
         });
-        free(hg, qg, qgh);
+        free(hg, qg);
         free(gs);
         free(go);
     }
@@ -526,92 +503,99 @@ public final class LongformerExecutor {
             "w: values (2 GEMMs) + 1/sum"};
 
     /**
-     * Banded attention of batch row r into {@code buf.out}: one job per (head, block of {@code w} queries) on the
-     * workers ({@link Workers#jobs}); the wall time is split over {@link #WINDOW_STAGES} in proportion to the
-     * workers' summed time in each.
+     * Banded attention of batch row r into its rows of {@code attn}: one job per (head, block of {@code w}
+     * queries) on the workers ({@link Workers#jobs}); the wall time is split over {@link #WINDOW_STAGES} in
+     * proportion to the workers' summed time in each.
      */
-    private void banded(int r, RowMasks rm, LayerBuffers buf) {
+    private void banded(INDArray proj, int r, RowMasks rm, LayerBuffers buf, INDArray attn) {
         int h = c.numHeads();
         int threads = buf.sg.length;
         long[][] nanos = new long[threads][WINDOW_STAGES.length];
-        FloatBuffer bias = floats(rm.masks.windowBiasArray());
+        float[] slotBias = new float[Math.max(buf.g, 1)];
+        java.util.Arrays.fill(slotBias, rm.globalIdx[r].length, slotBias.length, (float) BandedAttention.NEG);
+        FloatBuffer af = floats(attn);
         long start = System.nanoTime();
-        Workers.jobs(threads, h * buf.nb, (k, j) -> windowJob(r, buf, bias, k, j / buf.nb, j % buf.nb, nanos[k]));
+        Workers.jobs(threads, h * buf.nb, (k, j) ->
+                windowJob(proj, r, rm, buf, slotBias, af, k, j / buf.nb, j % buf.nb, nanos[k]));
         Workers.splitWallTime((System.nanoTime() - start) / 1e9, nanos, WINDOW_STAGES, stageSeconds);
         mark = System.nanoTime();
     }
 
     /**
-     * Head hh, block cb of batch row r on worker k: the block's queries {@code [w, d]} against the global keys
-     * ({@code [w, G]}) and the window keys (rows {@code [cb w, cb w + 3w)} of the padded keys: the previous, own
-     * and next block, {@code [w, 3w]}); per row the window bias ({@code [G | 3w]}, the graph's column order) and
-     * {@code exp(s - max)}; the values by two GEMMs into per-worker arrays, summed, divided by the row sums and
-     * written to the head's output rows.
+     * Head hh, block cb of batch row r on worker k. The block's {@code m <= w} queries (read in place in
+     * {@code proj}) against the G global keys ({@code [m, G]}) and against the window keys: tokens
+     * {@code [cb w - w, cb w + 2w)} (the previous, own and next block) clipped to the sequence, column {@code t} of
+     * the {@code [m, 3w]} scores being token {@code cb w - w + t}. Query row i of the block sees window columns
+     * {@code [i, i + 2w]} (the band {@code |query - key| <= w}); per row, the global-slot bias and the window keys'
+     * bias (padding and global tokens excluded) are added and {@code exp(s - max)} is taken over the G global
+     * columns and the band only, the other columns set to 0 (the graph's masked entries, whose exponentials are
+     * exactly 0). Values by two GEMMs into one per-worker array, scaled by the row sums' inverse and the local-row
+     * indicator into the head's columns of {@code attn}.
      */
-    private void windowJob(int r, LayerBuffers buf, FloatBuffer bias, int k, int hh, int cb, long[] nanos) {
+    private void windowJob(INDArray proj, int r, RowMasks rm, LayerBuffers buf, float[] slotBias, FloatBuffer af,
+                           int k, int hh, int cb, long[] nanos) {
+        int e = c.hiddenSize();
         int d = c.headDim();
+        int n = rm.masks.length();
         int w = buf.w;
         int g = buf.g;
-        int nb = buf.nb;
-        int np = buf.np;
-        int cols = g + 3 * w;
-        long padRows = np + 2L * w;
+        int w3 = 3 * w;
+        int q0 = cb * w;
+        int m = Math.min(w, n - q0);
+        int kLo = Math.max(0, q0 - w);
+        int kHi = Math.min(n, q0 + 2 * w);
+        int tLo = kLo - (q0 - w);
+        int kw = kHi - kLo;
+        long base = (long) r * n * 5 * e;
+        long qOff = base + (long) q0 * 5 * e + (long) hh * d;
+        long kOff = base + (long) kLo * 5 * e + e + (long) hh * d;
+        long vOff = kOff + e;
         long t0 = System.nanoTime();
-        INDArray qb = view(buf.q, ((long) hh * np + (long) cb * w) * d, w, d);
-        INDArray kw = view(buf.kPad, (hh * padRows + (long) cb * w) * d, 3L * w, d);
-        INDArray vw = view(buf.vPad, (hh * padRows + (long) cb * w) * d, 3L * w, d);
         INDArray sg = buf.sg[k];
         INDArray sw = buf.sw[k];
-        INDArray kgh = null;
-        INDArray vgh = null;
+        INDArray ow = buf.ow[k];
         if (g > 0) {
-            kgh = view(buf.kg, (long) hh * g * d, g, d);
-            vgh = view(buf.vg, (long) hh * g * d, g, d);
-            Nd4j.gemm(qb, kgh, sg, false, true, 1.0, 0.0);
+            StridedGemm.sgemm(false, true, m, g, d, 1f, proj, qOff, 5 * e, buf.kg, (long) hh * g * d, d,
+                    0f, sg, 0, g);
         }
-        Nd4j.gemm(qb, kw, sw, false, true, 1.0, 0.0);
+        StridedGemm.sgemm(false, true, m, kw, d, 1f, proj, qOff, 5 * e, proj, kOff, 5 * e, 0f, sw, tLo, w3);
         long t1 = System.nanoTime();
         FloatBuffer sgf = floats(sg);
         FloatBuffer swf = floats(sw);
         float[] row = buf.row[k];
         float[] inv = buf.inv[k];
-        int biasBase = (r * nb + cb) * w * cols;
-        for (int i = 0; i < w; i++) {
+        float[] keyBias = rm.windowKeyBiasF[r];
+        for (int i = 0; i < m; i++) {
+            int b0 = Math.max(i, tLo);
+            int b1 = Math.min(i + 2 * w + 1, tLo + kw);
+            int len = b1 - b0;
             if (g > 0) {
                 sgf.get(i * g, row, 0, g);
+                ops.addBias(row, 0, row, 0, g, slotBias, 0);
             }
-            swf.get(i * 3 * w, row, g, 3 * w);
-            float[] b = buf.scratch[k];
-            bias.get(biasBase + i * cols, b, 0, cols);
-            ops.addBias(row, 0, row, 0, cols, b, 0);
-            inv[i] = 1f / ops.expShifted(row, 0, cols);
+            swf.get(i * w3 + b0, row, g, len);
+            ops.addBias(row, g, row, g, len, keyBias, q0 + b0);
+            inv[i] = 1f / ops.expShifted(row, 0, g + len);
             if (g > 0) {
                 sgf.put(i * g, row, 0, g);
             }
-            swf.put(i * 3 * w, row, g, 3 * w);
+            swf.put(i * w3 + tLo, buf.zeros, 0, b0 - tLo);
+            swf.put(i * w3 + b0, row, g, len);
+            swf.put(i * w3 + b1, buf.zeros, 0, tLo + kw - b1);
         }
         long t2 = System.nanoTime();
-        // into whole per-worker arrays (ND4J's gemm into a view of the output is far slower), summed in Java
-        INDArray og = buf.og[k];
-        INDArray ow = buf.ow[k];
+        StridedGemm.sgemm(false, false, m, d, kw, 1f, sw, tLo, w3, proj, vOff, 5 * e, 0f, ow, 0, d);
         if (g > 0) {
-            Nd4j.gemm(sg, vgh, og, false, false, 1.0, 0.0);
+            StridedGemm.sgemm(false, false, m, d, g, 1f, sg, 0, g, buf.vg, (long) hh * g * d, d, 1f, ow, 0, d);
         }
-        Nd4j.gemm(sw, vw, ow, false, false, 1.0, 0.0);
-        FloatBuffer ogf = floats(og);
         FloatBuffer owf = floats(ow);
-        FloatBuffer of = floats(buf.out);
         float[] s = buf.scratch[k];
-        float[] s2 = row;
-        int base = (hh * np + cb * w) * d;
-        for (int i = 0; i < w; i++) {
+        float[] local = rm.localRowsF[r];
+        long out = ((long) r * n + q0) * e + (long) hh * d;
+        for (int i = 0; i < m; i++) {
             owf.get(i * d, s, 0, d);
-            if (g > 0) {
-                ogf.get(i * d, s2, 0, d);
-                ops.addBias(s2, 0, s, 0, d, s, 0);
-            }
-            ops.scale(s, 0, d, inv[i]);
-            of.put(base + i * d, s, 0, d);
+            ops.scale(s, 0, d, inv[i] * local[q0 + i]);
+            af.put((int) (out + (long) i * e), s, 0, d);
         }
         long t3 = System.nanoTime();
         nanos[0] += t1 - t0;
@@ -619,21 +603,37 @@ public final class LongformerExecutor {
         nanos[2] += t3 - t2;
     }
 
-    /** Dense (n x n) attention of batch row r into {@code buf.out}, with the band, global keys and padding as a mask. */
-    private void dense(int r, RowMasks rm, LayerBuffers buf, int n) {
+    /**
+     * Dense (n x n) attention of batch row r into its rows of {@code attn} (times the local-row indicator), with
+     * the band, global keys and padding as a mask.
+     */
+    private void dense(INDArray proj, int r, RowMasks rm, LayerBuffers buf, int n, INDArray attn) {
+        int e = c.hiddenSize();
+        int d = c.headDim();
         int w = buf.w;
         INDArray bias = rm.dense.computeIfAbsent(r, rr -> denseBias(rm, rr, n, w));
         INDArray scores = Nd4j.create(DataType.FLOAT, n, n);
+        INDArray o = Nd4j.create(DataType.FLOAT, n, d);
+        long base = (long) r * n * 5 * e;
+        FloatBuffer of = floats(o);
+        FloatBuffer af = floats(attn);
+        float[] local = rm.localRowsF[r];
+        float[] s = new float[d];
         for (int hh = 0; hh < c.numHeads(); hh++) {
-            INDArray qh = buf.q.slice(hh).get(interval(0, n), all());
-            INDArray kh = buf.kPad.slice(hh).get(interval(w, w + n), all());
-            INDArray vh = buf.vPad.slice(hh).get(interval(w, w + n), all());
-            Nd4j.gemm(qh, kh, scores, false, true, 1.0, 0.0);
+            long col = (long) hh * d;
+            StridedGemm.sgemm(false, true, n, n, d, 1f, proj, base + col, 5 * e, proj, base + e + col, 5 * e,
+                    0f, scores, 0, n);
             scores.addi(bias);
             Nd4j.exec(new SoftMax(scores, scores, 1));
-            Nd4j.gemm(scores, vh, buf.out.slice(hh).get(interval(0, n), all()), false, false, 1.0, 0.0);
+            StridedGemm.sgemm(false, false, n, d, n, 1f, scores, 0, n, proj, base + 2L * e + col, 5 * e,
+                    0f, o, 0, d);
+            for (int i = 0; i < n; i++) {
+                of.get(i * d, s, 0, d);
+                ops.scale(s, 0, d, local[i]);
+                af.put((int) (((long) r * n + i) * e + col), s, 0, d);
+            }
         }
-        free(scores);
+        free(scores, o);
     }
 
     /**
