@@ -62,6 +62,8 @@ public final class LongformerExecutor {
     private final Function<String, INDArray> param;
     private final Attention attention;
     private final RowOps ops;
+    /** Query sub-blocks per block of w: each multiplies only the window columns its rows' bands reach. */
+    private final int subBlocks = Integer.getInteger("locore.longformer.subBlocks", 1);
     /** Seconds per stage, accumulated over all runs of this executor. */
     private final Map<String, Double> stageSeconds = new LinkedHashMap<>();
     private long mark;
@@ -542,14 +544,14 @@ public final class LongformerExecutor {
         int w3 = 3 * w;
         int q0 = cb * w;
         int m = Math.min(w, n - q0);
-        int kLo = Math.max(0, q0 - w);
-        int kHi = Math.min(n, q0 + 2 * w);
-        int tLo = kLo - (q0 - w);
-        int kw = kHi - kLo;
+        int tLo = Math.max(0, q0 - w) - (q0 - w);
+        int tHi = Math.min(n, q0 + 2 * w) - (q0 - w);
         long base = (long) r * n * 5 * e;
         long qOff = base + (long) q0 * 5 * e + (long) hh * d;
-        long kOff = base + (long) kLo * 5 * e + e + (long) hh * d;
-        long vOff = kOff + e;
+        // window column t is token q0 - w + t: its key at kBase + t 5E, its value E further
+        long kBase = base + (long) (q0 - w) * 5 * e + e + (long) hh * d;
+        int sub = Math.min(subBlocks, m);
+        int per = (m + sub - 1) / sub;
         long t0 = System.nanoTime();
         INDArray sg = buf.sg[k];
         INDArray sw = buf.sw[k];
@@ -558,7 +560,14 @@ public final class LongformerExecutor {
             StridedGemm.sgemm(false, true, m, g, d, 1f, proj, qOff, 5 * e, buf.kg, (long) hh * g * d, d,
                     0f, sg, 0, g);
         }
-        StridedGemm.sgemm(false, true, m, kw, d, 1f, proj, qOff, 5 * e, proj, kOff, 5 * e, 0f, sw, tLo, w3);
+        // sub-block rows [i0, i1) see window columns [c0, c1): the union of their bands
+        for (int i0 = 0; i0 < m; i0 += per) {
+            int i1 = Math.min(m, i0 + per);
+            int c0 = Math.max(i0, tLo);
+            int c1 = Math.min(i1 + 2 * w, tHi);
+            StridedGemm.sgemm(false, true, i1 - i0, c1 - c0, d, 1f, proj, qOff + (long) i0 * 5 * e, 5 * e,
+                    proj, kBase + (long) c0 * 5 * e, 5 * e, 0f, sw, (long) i0 * w3 + c0, w3);
+        }
         long t1 = System.nanoTime();
         FloatBuffer sgf = floats(sg);
         FloatBuffer swf = floats(sw);
@@ -566,8 +575,11 @@ public final class LongformerExecutor {
         float[] inv = buf.inv[k];
         float[] keyBias = rm.windowKeyBiasF[r];
         for (int i = 0; i < m; i++) {
+            int i0 = i / per * per;
+            int c0 = Math.max(i0, tLo);
+            int c1 = Math.min(Math.min(m, i0 + per) + 2 * w, tHi);
             int b0 = Math.max(i, tLo);
-            int b1 = Math.min(i + 2 * w + 1, tLo + kw);
+            int b1 = Math.min(i + 2 * w + 1, tHi);
             int len = b1 - b0;
             if (g > 0) {
                 sgf.get(i * g, row, 0, g);
@@ -579,12 +591,18 @@ public final class LongformerExecutor {
             if (g > 0) {
                 sgf.put(i * g, row, 0, g);
             }
-            swf.put(i * w3 + tLo, buf.zeros, 0, b0 - tLo);
+            swf.put(i * w3 + c0, buf.zeros, 0, b0 - c0);
             swf.put(i * w3 + b0, row, g, len);
-            swf.put(i * w3 + b1, buf.zeros, 0, tLo + kw - b1);
+            swf.put(i * w3 + b1, buf.zeros, 0, c1 - b1);
         }
         long t2 = System.nanoTime();
-        StridedGemm.sgemm(false, false, m, d, kw, 1f, sw, tLo, w3, proj, vOff, 5 * e, 0f, ow, 0, d);
+        for (int i0 = 0; i0 < m; i0 += per) {
+            int i1 = Math.min(m, i0 + per);
+            int c0 = Math.max(i0, tLo);
+            int c1 = Math.min(i1 + 2 * w, tHi);
+            StridedGemm.sgemm(false, false, i1 - i0, d, c1 - c0, 1f, sw, (long) i0 * w3 + c0, w3,
+                    proj, kBase + e + (long) c0 * 5 * e, 5 * e, 0f, ow, (long) i0 * d, d);
+        }
         if (g > 0) {
             StridedGemm.sgemm(false, false, m, d, g, 1f, sg, 0, g, buf.vg, (long) hh * g * d, d, 1f, ow, 0, d);
         }

@@ -1,6 +1,7 @@
 package org.locore.model.vit;
 
 import org.locore.model.rowops.RowOps;
+import org.locore.model.rowops.StridedGemm;
 import org.locore.model.rowops.Workers;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
@@ -19,14 +20,16 @@ import static org.nd4j.linalg.indexing.NDArrayIndex.interval;
  * Runs {@link Dinov2Vit}'s forward pass eagerly on ND4J arrays, the same computation as the SameDiff graph with
  * fewer, larger steps (the design of the Longformer's executor): the patch embedding as one GEMM of the unfolded
  * patches ({@code [N, 3 p p] x [3 p p, C]}) written into the token buffer after the CLS and register rows; per
- * block one fused {@code [T, C] x [C, 3C]} QKV GEMM, per head and block of query rows the scores
- * {@code Q K^T / sqrt(d)} by one GEMM into a reused buffer, {@code exp(s - max)} in place, one GEMM into that
- * head's output rows and their division by the row sums; projection and MLP as 2-D GEMMs into preallocated
- * buffers. The element-wise steps (LayerNorm, bias + exact GELU, layer-scaled residual, head split and merge, the
+ * block one fused {@code [T, C] x [C, 3C]} QKV GEMM, its bias added in place; per head and block of query rows
+ * the scores {@code Q K^T / sqrt(d)} by one GEMM reading that head's queries and keys in place in the QKV buffer
+ * ({@link StridedGemm}, leading dimension {@code 3C}) into a reused buffer, {@code exp(s - max)} in place, one GEMM
+ * straight into that head's columns of the attention output and their division by the row sums (no head split or
+ * merge copies); projection and MLP as 2-D GEMMs into preallocated
+ * buffers. The element-wise steps (LayerNorm, bias + exact GELU, layer-scaled residual, the
  * softmax's exponentials) are fused row kernels ({@link RowOps}) that copy rows of the native buffers into Java
  * arrays (or read the scores in place), run SIMD code there (Vector API when enabled) and copy back, split over
  * the ND4J thread count. All buffers are allocated once per token count and reused: the working set
- * is about {@code 4 T (10 C + 2 chunk)} bytes beside the weights.
+ * is about {@code 4 T (7 C + M + 2 chunk)} bytes (M the MLP width) beside the weights.
  *
  * <p>Attention can run its (head, row block) jobs one after the other with multi-threaded GEMMs, or on parallel
  * Java threads with single-threaded GEMMs (OpenBLAS set to one thread for the duration, restored afterwards);
@@ -88,7 +91,7 @@ final class VitExecutor {
     }
 
     /**
-     * Wall-clock seconds per stage (patch embedding, LayerNorms, QKV GEMM, head split, attention, head merge,
+     * Wall-clock seconds per stage (patch embedding, LayerNorms, QKV GEMM, QKV bias, attention,
      * projection GEMM, residuals, MLP GEMMs, GELU), summed over all runs: a profile.
      */
     Map<String, Double> stageSeconds() {
@@ -111,9 +114,6 @@ final class VitExecutor {
         /** GEMM output {@code [T, C]} (projection, MLP out). */
         final INDArray a;
         final INDArray qkv;
-        /** per-head queries, keys, values {@code [3, H, T, d]} and attention output {@code [H, T, d]}. */
-        final INDArray heads;
-        final INDArray out;
         final INDArray mlp;
         /** one scores buffer {@code [chunk, T]} per thread. */
         final INDArray[] scores;
@@ -131,8 +131,6 @@ final class VitExecutor {
             attn = Nd4j.create(DataType.FLOAT, t, e);
             a = Nd4j.create(DataType.FLOAT, t, e);
             qkv = Nd4j.create(DataType.FLOAT, t, 3L * e);
-            heads = Nd4j.create(DataType.FLOAT, 3, c.heads(), t, c.headDim());
-            out = Nd4j.create(DataType.FLOAT, c.heads(), t, c.headDim());
             mlp = Nd4j.create(DataType.FLOAT, t, c.mlpHidden());
             scores = new INDArray[threads];
             for (int i = 0; i < threads; i++) {
@@ -145,7 +143,7 @@ final class VitExecutor {
         }
 
         void close() {
-            for (INDArray arr : new INDArray[]{x, h, attn, a, qkv, heads, out, mlp}) {
+            for (INDArray arr : new INDArray[]{x, h, attn, a, qkv, mlp}) {
                 free(arr);
             }
             for (INDArray s : scores) {
@@ -195,11 +193,9 @@ final class VitExecutor {
             lap("LayerNorm");
             Nd4j.gemm(b.h, blk.qkvW(), b.qkv, false, false, 1.0, 0.0);
             lap("qkv GEMM");
-            splitHeads(b, blk.qkvB());
-            lap("qkv bias + head split");
+            qkvBias(b, blk.qkvB());
+            lap("qkv bias");
             attention(b);
-            mergeHeads(b);
-            lap("head merge");
             Nd4j.gemm(b.attn, blk.projW(), b.a, false, false, 1.0, 0.0);
             lap("projection GEMM");
             residual(b, blk.projB(), blk.ls1());
@@ -241,41 +237,19 @@ final class VitExecutor {
         });
     }
 
-    /** {@code qkv + bias} ({@code [T, 3C]}, columns (part, head, d)) into {@code heads [3, H, T, d]}. */
-    private void splitHeads(Buffers b, float[] bias) {
+    /**
+     * {@code qkv += bias} in place ({@code [T, 3C]}, columns (part, head, d)); the attention then reads each head's
+     * queries, keys and values in place (leading dimension {@code 3C}).
+     */
+    private void qkvBias(Buffers b, float[] bias) {
         int c = config.width();
-        int hn = config.heads();
-        int d = config.headDim();
-        int t = b.t;
-        FloatBuffer src = floats(b.qkv);
-        FloatBuffer dst = floats(b.heads);
-        parallel(b, t, (k, r0, r1) -> {
+        FloatBuffer f = floats(b.qkv);
+        parallel(b, b.t, (k, r0, r1) -> {
             float[] s = b.scratch[k];
             for (int r = r0; r < r1; r++) {
-                src.get(r * 3 * c, s, 0, 3 * c);
+                f.get(r * 3 * c, s, 0, 3 * c);
                 ops.addBias(s, 0, s, 0, 3 * c, bias, 0);
-                for (int ph = 0; ph < 3 * hn; ph++) {
-                    dst.put((ph * t + r) * d, s, ph * d, d);
-                }
-            }
-        });
-    }
-
-    /** {@code out [H, T, d]} into {@code attn [T, C]} (columns (head, d)). */
-    private void mergeHeads(Buffers b) {
-        int c = config.width();
-        int hn = config.heads();
-        int d = config.headDim();
-        int t = b.t;
-        FloatBuffer src = floats(b.out);
-        FloatBuffer dst = floats(b.attn);
-        parallel(b, t, (k, r0, r1) -> {
-            float[] s = b.scratch[k];
-            for (int r = r0; r < r1; r++) {
-                for (int hh = 0; hh < hn; hh++) {
-                    src.get((hh * t + r) * d, s, hh * d, d);
-                }
-                dst.put(r * c, s, 0, c);
+                f.put(r * 3 * c, s, 0, 3 * c);
             }
         });
     }
@@ -353,9 +327,12 @@ final class VitExecutor {
         int hh = j / chunks;
         int r0 = (j % chunks) * chunk;
         int r1 = Math.min(t, r0 + chunk);
-        INDArray sc = scores(b, k, r1 - r0);
+        int c = config.width();
+        int d = config.headDim();
+        INDArray sc = b.scores[k];
         long t0 = System.nanoTime();
-        Nd4j.gemm(rows(b.heads, 0, hh, r0, r1), rows(b.heads, 1, hh, 0, t), sc, false, true, scale, 0.0);
+        StridedGemm.sgemm(false, true, r1 - r0, t, d, (float) scale, b.qkv, (long) r0 * 3 * c + (long) hh * d, 3 * c,
+                b.qkv, c + (long) hh * d, 3 * c, 0f, sc, 0, t);
         long t1 = System.nanoTime();
         ByteBuffer sb = bytes(b.scores[k]);
         float[] inv = b.rowScale[k];
@@ -365,32 +342,21 @@ final class VitExecutor {
             expRows(sb, t, 0, r1 - r0, inv);
         }
         long t2 = System.nanoTime();
-        Nd4j.gemm(sc, rows(b.heads, 2, hh, 0, t), b.out.slice(hh).get(interval(r0, r1), all()), false, false, 1.0, 0.0);
+        long out = (long) r0 * c + (long) hh * d;
+        StridedGemm.sgemm(false, false, r1 - r0, d, t, 1f, sc, 0, t, b.qkv, 2L * c + (long) hh * d, 3 * c,
+                0f, b.attn, out, c);
         // the softmax's normalisation, applied to the d-wide output rows instead of the t-wide scores
-        int d = config.headDim();
-        FloatBuffer of = floats(b.out);
+        FloatBuffer of = floats(b.attn);
         float[] s = b.scratch[k];
-        int base = (hh * t + r0) * d;
         for (int r = 0; r < r1 - r0; r++) {
-            of.get(base + r * d, s, 0, d);
+            of.get((int) (out + (long) r * c), s, 0, d);
             ops.scale(s, 0, d, inv[r]);
-            of.put(base + r * d, s, 0, d);
+            of.put((int) (out + (long) r * c), s, 0, d);
         }
         long t3 = System.nanoTime();
         nanos[0] += t1 - t0;
         nanos[1] += t2 - t1;
         nanos[2] += t3 - t2;
-    }
-
-    private static INDArray scores(Buffers b, int k, int rows) {
-        INDArray s = b.scores[k];
-        return rows == s.size(0) ? s : s.get(interval(0, rows), all());
-    }
-
-    /** Rows {@code [r0, r1)} of head {@code hh} of part {@code part} (0 query, 1 key, 2 value) of {@code heads}. */
-    private static INDArray rows(INDArray heads, int part, int hh, int r0, int r1) {
-        INDArray m = heads.slice(part).slice(hh);
-        return r0 == 0 && r1 == m.size(0) ? m : m.get(interval(r0, r1), all());
     }
 
     /** Rows {@code [q0, q1)} of an {@code [rows, n]} buffer: {@code exp(s - max)} in place, 1 / row sum into inv. */
