@@ -25,17 +25,20 @@ import static org.nd4j.linalg.indexing.NDArrayIndex.point;
  * Runs {@link LongformerEncoder}'s computation eagerly on ND4J arrays for inference (no dropout, no gradients):
  * the same operations as the SameDiff graph on the same parameter arrays (read by name on every run, so in-place
  * updates are seen), with fewer and larger steps. Per layer: one fused 2-D GEMM {@code [B*n, E] x [E, 5E]} for the
- * query, key, value, global-key and global-value projections; the global query projection only for the global
- * rows; banded attention in jobs of (head, block of {@code w} queries) on parallel Java threads with
- * single-threaded GEMMs ({@link Workers#jobs}): the block's scores against the G global keys and against its
- * {@code 3w} window keys (a view of the padded per-head keys, no copy) by two GEMMs into per-thread buffers, the
- * window bias and {@code exp(s - max)} per row in Java, the values by two GEMMs into per-thread buffers, summed
- * and divided by the row sums into the head's output rows (the softmax's normalisation on {@code d} instead of
- * {@code G + 3w} columns);
- * the global rows against all keys, batched over heads; output projection and FFN as 2-D GEMMs into reused
- * buffers. The element-wise steps (bias adds, head split and merge, residual + LayerNorm, bias + exact GELU, the
- * softmax's exponentials) are the row kernels of {@link RowOps} (SIMD through the JDK's Vector API when the JVM
- * runs with {@code --add-modules jdk.incubator.vector}, scalar Java otherwise), split over the ND4J thread count.
+ * query, key, value, global-key and global-value projections, whose bias is added in place (queries scaled by
+ * {@code 1 / sqrt(d)}); from then on every head's queries, keys and values are read in place (columns of the fused
+ * array, leading dimension {@code 5E}, through {@link StridedGemm}): no per-head copies. The banded attention runs
+ * in jobs of (head, block of {@code w} queries) on parallel Java threads with single-threaded GEMMs
+ * ({@link Workers#jobs}): the block's scores against the G global keys and against its window (the previous, own
+ * and next block's tokens, clipped to the sequence) by two GEMMs into per-worker buffers; per row the global-slot
+ * and window-key bias and {@code exp(s - max)} over the global columns and the row's band only (the graph's
+ * masked entries, whose exponentials are exactly 0, are written as 0); the values by two GEMMs into one per-worker
+ * array, scaled by the inverse row sums (the softmax's normalisation on {@code d} instead of {@code G + 3w}
+ * columns) and the local-row indicator straight into the head's columns of the attention output. The global rows
+ * attend to all keys, one job per head. Output projection and FFN are 2-D GEMMs into reused buffers. The
+ * element-wise steps (bias adds, residual + LayerNorm, bias + exact GELU, the softmax's exponentials) are the row
+ * kernels of {@link RowOps} (SIMD through the JDK's Vector API when the JVM runs with
+ * {@code --add-modules jdk.incubator.vector}, scalar Java otherwise), split over the ND4J thread count.
  * Temporaries' native memory is released at once, so the peak stays near the working set (under 2 GB at
  * LOCORE-base size).
  *
@@ -62,8 +65,11 @@ public final class LongformerExecutor {
     private final Function<String, INDArray> param;
     private final Attention attention;
     private final RowOps ops;
-    /** Query sub-blocks per block of w: each multiplies only the window columns its rows' bands reach. */
-    private final int subBlocks = Integer.getInteger("locore.longformer.subBlocks", 1);
+    /**
+     * Query sub-blocks per block of w (system property {@code locore.longformer.subBlocks}, default 1): each
+     * sub-block's GEMMs cover only the window columns its rows' bands reach (fewer FLOPs, smaller GEMMs).
+     */
+    private int subBlocks = Integer.getInteger("locore.longformer.subBlocks", 1);
     /** Seconds per stage, accumulated over all runs of this executor. */
     private final Map<String, Double> stageSeconds = new LinkedHashMap<>();
     private long mark;
@@ -96,6 +102,15 @@ public final class LongformerExecutor {
         this.prefix = prefix;
         this.param = param;
         this.attention = attention;
+    }
+
+    /** Sets the query sub-blocks per window block (see {@link #subBlocks}); for tests and benchmarks. */
+    LongformerExecutor subBlocks(int count) {
+        if (count < 1) {
+            throw new IllegalArgumentException("sub-blocks must be at least 1: " + count);
+        }
+        this.subBlocks = count;
+        return this;
     }
 
     private INDArray p(String name) {

@@ -60,9 +60,15 @@ class LongformerExecutorTest {
 
     private static INDArray run(LongformerConfig c, Map<String, INDArray> p64, INDArray input,
                                 LongformerExecutor.Attention attention, RowOps ops) {
+        return run(c, p64, input, attention, ops, 1);
+    }
+
+    private static INDArray run(LongformerConfig c, Map<String, INDArray> p64, INDArray input,
+                                LongformerExecutor.Attention attention, RowOps ops, int subBlocks) {
         Map<String, INDArray> p32 = new LinkedHashMap<>();
         p64.forEach((k, v) -> p32.put(k, v.castTo(DataType.FLOAT)));
-        LongformerExecutor ex = new LongformerExecutor(c, c.numLayers(), PREFIX, p32::get, attention, ops);
+        LongformerExecutor ex = new LongformerExecutor(c, c.numLayers(), PREFIX, p32::get, attention, ops)
+                .subBlocks(subBlocks);
         return ex.run(input.castTo(DataType.FLOAT), attention(), global(), 8).castTo(DataType.DOUBLE);
     }
 
@@ -89,6 +95,10 @@ class LongformerExecutorTest {
                         "banded, scalar kernels, " + t + " threads");
                 assertClose(ref, run(c, p, input, LongformerExecutor.Attention.DENSE, RowOps.best()), 1e-4,
                         "dense, " + t + " threads");
+                for (int sub : new int[]{2, 3, 5}) {
+                    assertClose(ref, run(c, p, input, LongformerExecutor.Attention.BANDED, RowOps.best(), sub), 1e-4,
+                            "banded, " + sub + " query sub-blocks, " + t + " threads");
+                }
             }
         } finally {
             Nd4j.getEnvironment().setMaxThreads(threads);
