@@ -245,7 +245,7 @@ public final class LongformerExecutor {
             projectionBias(proj, b5, rowBufs);
             lap("qkv bias");
             for (int r = 0; r < b; r++) {
-                attend(proj, x, r, rm, buf, rowBufs, p(s + "query_global.weight"), p(s + "query_global.bias"), attn);
+                attend(proj, x, r, rm, buf, rowBufs, p(s + "query_global.weight"), vec(s + "query_global.bias"), attn);
             }
             String o = "encoder.layer." + l + ".";
             Nd4j.gemm(attn, p(o + "attention.output.dense.weight"), a, false, true, 1.0, 0.0);
@@ -357,6 +357,13 @@ public final class LongformerExecutor {
         final float[][] inv;
         final float[][] scratch;
         final float[] zeros;
+        /** the global rows: gathered hidden rows and their queries {@code [G, E]}; per worker scores {@code [G, n]},
+         * values {@code [G, d]}, 1 / row sums. */
+        final INDArray hg;
+        final INDArray qg;
+        final INDArray[] gs;
+        final INDArray[] go;
+        final float[][] ginv;
 
         LayerBuffers(LongformerConfig c, int n, int w, int g, boolean banded, int threads) {
             int h = c.numHeads();
@@ -374,6 +381,16 @@ public final class LongformerExecutor {
             inv = new float[k][w];
             scratch = new float[k][Math.max(g + 3 * w, d)];
             zeros = new float[3 * w];
+            int gRows = Math.max(g, 1);
+            hg = Nd4j.create(DataType.FLOAT, gRows, c.hiddenSize());
+            qg = Nd4j.create(DataType.FLOAT, gRows, c.hiddenSize());
+            gs = new INDArray[threads];
+            go = new INDArray[threads];
+            ginv = new float[threads][gRows];
+            for (int i = 0; i < threads; i++) {
+                gs[i] = Nd4j.create(DataType.FLOAT, gRows, n);
+                go[i] = Nd4j.create(DataType.FLOAT, gRows, d);
+            }
             for (int i = 0; i < k; i++) {
                 sg[i] = Nd4j.create(DataType.FLOAT, w, Math.max(g, 1));
                 sw[i] = Nd4j.zeros(DataType.FLOAT, w, 3L * w);
@@ -382,7 +399,9 @@ public final class LongformerExecutor {
         }
 
         void close() {
-            free(kg, vg);
+            free(kg, vg, hg, qg);
+            free(gs);
+            free(go);
             free(sg);
             free(sw);
             free(ow);
@@ -414,7 +433,7 @@ public final class LongformerExecutor {
      * {@code proj} holds the fused projection with its bias and the queries scaled ({@link #projectionBias}).
      */
     private void attend(INDArray proj, INDArray x, int r, RowMasks rm, LayerBuffers buf, Rows rb,
-                        INDArray qgW, INDArray qgB, INDArray attn) {
+                        INDArray qgW, float[] qgB, INDArray attn) {
         int e = c.hiddenSize();
         int h = c.numHeads();
         int d = c.headDim();
@@ -454,7 +473,7 @@ public final class LongformerExecutor {
         }
 
         if (gr > 0) {
-            globalRows(proj, x, r, rm, rb, qgW, qgB, attn);
+            globalRows(proj, x, r, rm, buf, rb, qgW, qgB, attn);
             lap("global attention");
         }
     }
@@ -465,8 +484,8 @@ public final class LongformerExecutor {
      * per row in Java, values by one GEMM, divided by the row sums into the global rows of {@code attn} (that head's
      * columns).
      */
-    private void globalRows(INDArray proj, INDArray x, int r, RowMasks rm, Rows rb, INDArray qgW, INDArray qgB,
-                            INDArray attn) {
+    private void globalRows(INDArray proj, INDArray x, int r, RowMasks rm, LayerBuffers buf, Rows rb, INDArray qgW,
+                            float[] qgB, INDArray attn) {
         int e = c.hiddenSize();
         int h = c.numHeads();
         int d = c.headDim();
@@ -475,44 +494,47 @@ public final class LongformerExecutor {
         int gr = globalIdx.length;
         long r0 = (long) r * n;
         float scale = (float) (1.0 / Math.sqrt(d));
-        INDArray hg = Nd4j.pullRows(x.get(interval(r0, r0 + n), all()), 1, globalIdx); // [gr, E]
-        INDArray qg = Nd4j.create(DataType.FLOAT, gr, e);
-        Nd4j.gemm(hg, qgW, qg, false, true, 1.0, 0.0);
-        qg.addiRowVector(qgB).muli(scale);
-        int threads = rb.threads;
-        INDArray[] gs = new INDArray[threads];
-        INDArray[] go = new INDArray[threads];
-        for (int k = 0; k < threads; k++) {
-            gs[k] = Nd4j.create(DataType.FLOAT, gr, n);
-            go[k] = Nd4j.create(DataType.FLOAT, gr, d);
+        // global queries [gr, E]: the global tokens' rows of x times the global query projection, bias, scale
+        FloatBuffer xf = floats(x);
+        FloatBuffer hgf = floats(buf.hg);
+        for (int q = 0; q < gr; q++) {
+            hgf.put(q * e, xf, (int) ((r0 + globalIdx[q]) * e), e);
+        }
+        StridedGemm.sgemm(false, true, gr, e, e, 1f, buf.hg, 0, e, qgW, 0, e, 0f, buf.qg, 0, e);
+        FloatBuffer qf = floats(buf.qg);
+        float[] s0 = rb.s1[0];
+        for (int q = 0; q < gr; q++) {
+            qf.get(q * e, s0, 0, e);
+            ops.addBias(s0, 0, s0, 0, e, qgB, 0);
+            ops.scale(s0, 0, e, scale);
+            qf.put(q * e, s0, 0, e);
         }
         float[] keyBias = rm.keyBiasF[r];
         FloatBuffer af = floats(attn);
         long base = r0 * 5 * e;
-        Workers.jobs(threads, h, (k, hh) -> {
-            StridedGemm.sgemm(false, true, gr, n, d, 1f, qg, (long) hh * d, e,
-                    proj, base + 3L * e + (long) hh * d, 5 * e, 0f, gs[k], 0, n);
-            FloatBuffer gf = floats(gs[k]);
+        Workers.jobs(rb.threads, h, (k, hh) -> {
+            INDArray gs = buf.gs[k];
+            StridedGemm.sgemm(false, true, gr, n, d, 1f, buf.qg, (long) hh * d, e,
+                    proj, base + 3L * e + (long) hh * d, 5 * e, 0f, gs, 0, n);
+            FloatBuffer gf = floats(gs);
             float[] s = rb.s1[k];
-            float[] inv = new float[gr];
+            float[] inv = buf.ginv[k];
             for (int q = 0; q < gr; q++) {
                 gf.get(q * n, s, 0, n);
                 ops.addBias(s, 0, s, 0, n, keyBias, 0);
                 inv[q] = 1f / ops.expShifted(s, 0, n);
                 gf.put(q * n, s, 0, n);
             }
-            StridedGemm.sgemm(false, false, gr, d, n, 1f, gs[k], 0, n,
-                    proj, base + 4L * e + (long) hh * d, 5 * e, 0f, go[k], 0, d);
-            FloatBuffer of = floats(go[k]);
+            INDArray go = buf.go[k];
+            StridedGemm.sgemm(false, false, gr, d, n, 1f, gs, 0, n,
+                    proj, base + 4L * e + (long) hh * d, 5 * e, 0f, go, 0, d);
+            FloatBuffer of = floats(go);
             for (int q = 0; q < gr; q++) {
                 of.get(q * d, s, 0, d);
                 ops.scale(s, 0, d, inv[q]);
                 af.put((int) ((r0 + globalIdx[q]) * e + hh * d), s, 0, d);
             }
         });
-        free(hg, qg);
-        free(gs);
-        free(go);
     }
 
     /** Window attention sub-stages, in the order of {@link #windowJob}'s timings. */
