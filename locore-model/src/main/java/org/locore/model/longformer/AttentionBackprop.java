@@ -320,7 +320,23 @@ final class AttentionBackprop implements AutoCloseable {
             dgs.muli(mask);
             free(mask);
         }
-        softmaxBackward(gp, dgs, term, (long) h * gr, n);
+        if (rw != null) {
+            FloatBuffer pf = RowWork.floats(gp);
+            FloatBuffer df = RowWork.floats(dgs);
+            float[] t = term.toFloatVector();
+            rw.rows(h * gr, (k, j0, j1) -> {
+                float[] s1 = rw.row(k, 0);
+                float[] s2 = rw.row(k, 1);
+                for (int j = j0; j < j1; j++) {
+                    pf.get(j * n, s1, 0, n);
+                    df.get(j * n, s2, 0, n);
+                    rw.ops.softmaxBackward(s1, s2, 0, n, t[j]);
+                    df.put(j * n, s2, 0, n);
+                }
+            });
+        } else {
+            softmaxBackward(gp, dgs, term, (long) h * gr, n);
+        }
         free(term);
         INDArray dqg = Nd4j.matmul(dgs, section(3)); // [h, gr, d]
         Nd4j.matmul(dgs, qgh, sectionRows(dHeads, 3).reshape(h, n, d), true, false, false);
@@ -434,6 +450,20 @@ final class AttentionBackprop implements AutoCloseable {
     private INDArray globalProbs(INDArray qgh, LongformerExecutor.RowMasks rm, int r) {
         int gr = (int) qgh.size(1);
         INDArray gs = Nd4j.matmul(qgh, section(3), false, true, false); // [h, gr, n]
+        if (rw != null) {
+            FloatBuffer gf = RowWork.floats(gs);
+            float[] keyBias = rm.keyBiasF[r];
+            rw.rows(h * gr, (k, j0, j1) -> {
+                float[] s1 = rw.row(k, 0);
+                for (int j = j0; j < j1; j++) {
+                    gf.get(j * n, s1, 0, n);
+                    rw.ops.addBias(s1, 0, s1, 0, n, keyBias, 0);
+                    rw.ops.scale(s1, 0, n, 1f / rw.ops.expShifted(s1, 0, n));
+                    gf.put(j * n, s1, 0, n);
+                }
+            });
+            return gs;
+        }
         gs.reshape((long) h * gr, n).addiRowVector(rm.keyBias[r]);
         Nd4j.exec(new SoftMax(gs, gs, 2));
         return gs;
@@ -519,6 +549,33 @@ final class AttentionBackprop implements AutoCloseable {
         for (int s = 0; s < gr; s++) {
             isGlobal[globalIdx[s]] = true;
             slotOf[globalIdx[s]] = s;
+        }
+        if (rw != null) {
+            FloatBuffer wf = RowWork.floats(dWin);
+            FloatBuffer hf = RowWork.floats(dHeads);
+            int tBase = (section * h + h0) * n;
+            rw.rows(chunk * n, (k, j0, j1) -> {
+                float[] s1 = rw.row(k, 0);
+                float[] s2 = rw.row(k, 1);
+                for (int j = j0; j < j1; j++) {
+                    int hc = j / n;
+                    int t = j % n;
+                    if (isGlobal[t]) {
+                        wf.get((slots + hc * gr + slotOf[t]) * d, s1, 0, d);
+                    } else {
+                        java.util.Arrays.fill(s1, 0, d, 0f);
+                        for (int shift = 0; shift < 3; shift++) {
+                            int cb = (t + w) / w - shift;
+                            if (cb >= 0 && cb < nb) {
+                                wf.get(((hc * nb + cb) * cols + g + shift * w + (t + w) % w) * d, s2, 0, d);
+                                rw.ops.addBias(s1, 0, s1, 0, d, s2, 0);
+                            }
+                        }
+                    }
+                    hf.put((tBase + j) * d, s1, 0, d);
+                }
+            });
+            return;
         }
         INDArray target = dHeads.get(interval((long) (section * h + h0) * n, (long) (section * h + h0 + chunk) * n), all());
         INDArray part = null;

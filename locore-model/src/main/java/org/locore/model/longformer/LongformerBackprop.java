@@ -539,9 +539,13 @@ public final class LongformerBackprop {
         return a;
     }
 
+    /** The row work for the current geometry: rows up to the widest of 5E, FFN, n and the window rows. */
     private RowWork work() {
-        if (work == null) {
-            work = new RowWork(ops, Workers.count(), Math.max(5 * c.hiddenSize(), c.intermediateSize()));
+        int maxWindow = 0;
+        for (int l = 0; l < layers; l++) maxWindow = Math.max(maxWindow, c.oneSidedWindow(l));
+        int len = Math.max(Math.max(5 * c.hiddenSize(), c.intermediateSize()), 2 * n + 3 * maxWindow);
+        if (work == null || work.length() < len) {
+            work = new RowWork(ops, Workers.count(), len);
         }
         return work;
     }
