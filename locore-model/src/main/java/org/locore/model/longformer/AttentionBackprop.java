@@ -151,6 +151,11 @@ final class AttentionBackprop implements AutoCloseable {
         }
     }
 
+    /** The global slots G of the geometry. */
+    int globals() {
+        return g;
+    }
+
     private void allocateBackward() {
         if (dHeads != null) return;
         dHeads = Nd4j.create(dt, 5L * h * n, d);

@@ -86,14 +86,16 @@ public final class LongformerBackprop {
         INDArray z1;
         INDArray u;
         INDArray z2;
+        /** float32: the layer output (the next layer's x), kept across passes; null for the last layer. */
+        INDArray out;
         DropoutBits windowDrop;
         DropoutBits globalDrop;
         DropoutBits attnOutDrop;
         DropoutBits outDrop;
 
         void release() {
-            free(x, proj, attn, z1, u, z2);
-            x = proj = attn = z1 = u = z2 = null;
+            free(x, proj, attn, z1, u, z2, out);
+            x = proj = attn = z1 = u = z2 = out = null;
         }
     }
 
@@ -165,11 +167,22 @@ public final class LongformerBackprop {
      */
     public INDArray forward(INDArray inputsEmbeds, int[][] attentionMask, int[][] globalMask, int globalSlots,
                             Random dropoutRng) {
-        releaseTape();
         timer.reset();
-        b = (int) inputsEmbeds.size(0);
-        n = (int) inputsEmbeds.size(1);
-        dt = p("embeddings.LayerNorm.weight").dataType();
+        int newB = (int) inputsEmbeds.size(0);
+        int newN = (int) inputsEmbeds.size(1);
+        DataType newDt = p("embeddings.LayerNorm.weight").dataType();
+        if (newDt != DataType.FLOAT || maskKey == null || newB != b || newN != n || newDt != dt) {
+            releaseTape();
+        } else {
+            endPass();
+            if (!sameMasks(attentionMask, globalMask, globalSlots)) {
+                masksByWindow.clear();
+            }
+        }
+        maskKey = new Object[]{deepCopy(attentionMask), deepCopy(globalMask), globalSlots};
+        b = newB;
+        n = newN;
+        dt = newDt;
         int e = c.hiddenSize();
         int bn = b * n;
         if (c.firstPosition() + n > c.maxPositions()) {
@@ -195,16 +208,24 @@ public final class LongformerBackprop {
             LongformerExecutor.RowMasks rm = masksByWindow.computeIfAbsent(w, ww -> new LongformerExecutor.RowMasks(
                     BandedAttention.Masks.of(attentionMask, globalMask, ww, globalSlots, dt), attentionMask, globalMask));
             int g = rm.masks.globals();
-            AttentionBackprop att = attentionByWindow.computeIfAbsent(w, ww -> new AttentionBackprop(c, n, ww, g, dt,
-                    chunkBytes, timer, dt == DataType.FLOAT ? work() : null));
-            LayerTape t = new LayerTape();
+            AttentionBackprop att = attentionByWindow.get(w);
+            if (att != null && att.globals() != g) {
+                att.close();
+                att = null;
+            }
+            if (att == null) {
+                att = new AttentionBackprop(c, n, w, g, dt, chunkBytes, timer, dt == DataType.FLOAT ? work() : null);
+                attentionByWindow.put(w, att);
+            }
+            boolean reuse = dt == DataType.FLOAT && l < tapes.size();
+            LayerTape t = reuse ? tapes.get(l) : new LayerTape();
             t.x = x;
             String s = "encoder.layer." + l + ".attention.self.";
             String o = "encoder.layer." + l + ".";
             timer.lap("fwd: masks");
             if (dt == DataType.FLOAT) {
-                x = forwardLayerFloat(t, att, rm, s, o, hp, ap, g, w, dropoutRng);
-                tapes.add(t);
+                x = forwardLayerFloat(t, att, rm, s, o, hp, ap, g, w, dropoutRng, l == layers - 1);
+                if (!reuse) tapes.add(t);
                 continue;
             }
             INDArray proj = projections(x, s);
@@ -507,8 +528,21 @@ public final class LongformerBackprop {
         free(buf);
     }
 
+    /**
+     * Releases the native memory this instance keeps between passes (the float32 pass keeps its tape and working
+     * arrays for the next pass of the same geometry). The instance stays usable: the next pass allocates anew.
+     */
+    public void release() {
+        releaseTape();
+    }
+
     /** Releases the tape and the buffers of the last forward. */
     private void releaseTape() {
+        for (int l = 0; l + 1 < tapes.size(); l++) {
+            if (tapes.get(l).out != null) {
+                tapes.get(l + 1).x = null; // the same array as tapes[l].out
+            }
+        }
         for (LayerTape t : tapes) t.release();
         tapes.clear();
         free(embedSum);
@@ -517,6 +551,7 @@ public final class LongformerBackprop {
         for (AttentionBackprop a : attentionByWindow.values()) a.close();
         attentionByWindow.clear();
         masksByWindow.clear();
+        maskKey = null;
         free(ones);
         ones = null;
         for (INDArray a : scratch.values()) {
@@ -527,6 +562,46 @@ public final class LongformerBackprop {
 
     // ----------------------------------------------------------------------------------------------------------
     // float32 path: the element-wise steps as row kernels over reused arrays
+
+    /** {@code a} when it is a {@code [rows, cols]} array, else a new (uninitialised) float one ({@code a} freed). */
+    private static INDArray kept(INDArray a, long rows, long cols) {
+        if (a != null && a.size(0) == rows && a.size(1) == cols) {
+            return a;
+        }
+        free(a);
+        return Nd4j.createUninitialized(DataType.FLOAT, rows, cols);
+    }
+
+    /**
+     * The end of a float32 pass: releases what belongs to this pass only (the embedding sums and output, the
+     * dropout decisions); the tape's arrays, the reused arrays and the masks stay for the next pass of the same
+     * geometry (allocating them anew costs a page fault per 4 KiB: seconds per pass at LOCORE-base size).
+     */
+    private void endPass() {
+        free(embedSum);
+        embedSum = null;
+        embedDrop = null;
+        if (!tapes.isEmpty()) {
+            free(tapes.get(0).x);
+        }
+        for (LayerTape t : tapes) {
+            t.x = null;
+            t.windowDrop = t.globalDrop = t.attnOutDrop = t.outDrop = null;
+        }
+    }
+
+    private Object[] maskKey;
+
+    private boolean sameMasks(int[][] attentionMask, int[][] globalMask, int globalSlots) {
+        return maskKey != null && java.util.Arrays.deepEquals((int[][]) maskKey[0], attentionMask)
+                && java.util.Arrays.deepEquals((int[][]) maskKey[1], globalMask) && (int) maskKey[2] == globalSlots;
+    }
+
+    private static int[][] deepCopy(int[][] a) {
+        int[][] c = new int[a.length][];
+        for (int i = 0; i < a.length; i++) c[i] = a[i].clone();
+        return c;
+    }
 
     /** A reused (uninitialised) float array of the pass, by role; released with the tape. */
     private INDArray buf(String role, long rows, long cols) {
@@ -557,51 +632,54 @@ public final class LongformerBackprop {
 
     /** One layer's forward in float32 (the tape's arrays set in {@code t}); returns the layer output. */
     private INDArray forwardLayerFloat(LayerTape t, AttentionBackprop att, LongformerExecutor.RowMasks rm, String s,
-                                       String o, double hp, double ap, int g, int w, Random dropoutRng) {
+                                       String o, double hp, double ap, int g, int w, Random dropoutRng,
+                                       boolean last) {
         int e = c.hiddenSize();
         int ffn = c.intermediateSize();
         int bn = b * n;
         INDArray x = t.x;
         boolean fast = checkpointing == Checkpointing.FAST;
-        INDArray proj = fast ? Nd4j.createUninitialized(DataType.FLOAT, bn, 5L * e) : buf("proj", bn, 5L * e);
+        INDArray proj = fast ? (t.proj = kept(t.proj, bn, 5L * e)) : buf("proj", bn, 5L * e);
         projectionsInto(x, s, proj);
         timer.lap("fwd: projections (GEMM)");
         int nb = (n + w - 1) / w;
         t.windowDrop = ap > 0 ? DropoutBits.draw(dropoutRng, (long) b * c.numHeads() * nb * w * (g + 3L * w), ap) : null;
         t.globalDrop = ap > 0 && g > 0 ? DropoutBits.draw(dropoutRng, (long) b * c.numHeads() * g * n, ap) : null;
         timer.lap("dropout draws");
-        t.attn = Nd4j.createUninitialized(DataType.FLOAT, bn, e);
+        t.attn = kept(t.attn, bn, e);
         for (int r = 0; r < b; r++) {
             att.forward(rows(proj, r), rows(x, r), rm, r, p(s + "query_global.weight"), p(s + "query_global.bias"),
                     ap > 0 ? new AttentionBackprop.Dropout(t.windowDrop, t.globalDrop, r) : null, rows(t.attn, r));
-        }
-        if (fast) {
-            t.proj = proj;
         }
         INDArray a = buf("e1", bn, e);
         Nd4j.gemm(t.attn, p(o + "attention.output.dense.weight"), a, false, true, 1.0, 0.0);
         timer.lap("fwd: output projection (GEMM)");
         t.attnOutDrop = hp > 0 ? DropoutBits.draw(dropoutRng, (long) bn * e, hp) : null;
-        t.z1 = Nd4j.createUninitialized(DataType.FLOAT, bn, e);
+        t.z1 = kept(t.z1, bn, e);
         INDArray y1 = buf("e2", bn, e);
         residualLayerNorm(x, a, vec(o + "attention.output.dense.bias"), t.attnOutDrop, t.z1, y1,
                 vec(o + "attention.output.LayerNorm.weight"), vec(o + "attention.output.LayerNorm.bias"));
         timer.lap("fwd: dropout, residual, LayerNorm");
-        INDArray u = fast ? Nd4j.createUninitialized(DataType.FLOAT, bn, ffn) : buf("f1", bn, ffn);
+        INDArray u = fast ? (t.u = kept(t.u, bn, ffn)) : buf("f1", bn, ffn);
         Nd4j.gemm(y1, p(o + "intermediate.dense.weight"), u, false, true, 1.0, 0.0);
         timer.lap("fwd: FFN in (GEMM)");
         INDArray f = buf("f2", bn, ffn);
         biasGeluRows(u, vec(o + "intermediate.dense.bias"), f);
         timer.lap("fwd: GELU");
-        if (fast) {
-            t.u = u;
-        }
         INDArray f2 = a;
         Nd4j.gemm(f, p(o + "output.dense.weight"), f2, false, true, 1.0, 0.0);
         timer.lap("fwd: FFN out (GEMM)");
         t.outDrop = hp > 0 ? DropoutBits.draw(dropoutRng, (long) bn * e, hp) : null;
-        t.z2 = Nd4j.createUninitialized(DataType.FLOAT, bn, e);
-        INDArray out = Nd4j.createUninitialized(DataType.FLOAT, bn, e);
+        t.z2 = kept(t.z2, bn, e);
+        // the last output goes to the caller: a new array; the others stay on the tape
+        INDArray out;
+        if (last) {
+            free(t.out);
+            t.out = null;
+            out = Nd4j.createUninitialized(DataType.FLOAT, bn, e);
+        } else {
+            out = t.out = kept(t.out, bn, e);
+        }
         residualLayerNorm(y1, f2, vec(o + "output.dense.bias"), t.outDrop, t.z2, out,
                 vec(o + "output.LayerNorm.weight"), vec(o + "output.LayerNorm.bias"));
         timer.lap("fwd: dropout, residual, LayerNorm");
@@ -825,7 +903,6 @@ public final class LongformerBackprop {
         for (int l = layers - 1; l >= 0; l--) {
             LayerTape t = tapes.get(l);
             layerBackwardFloat(l, t, dy, dx, gr);
-            t.release();
             INDArray swap = dy;
             dy = dx;
             dx = swap;
@@ -838,7 +915,7 @@ public final class LongformerBackprop {
         addColumnSums(dSum.reshape(b, (long) n * e), gr.apply("embeddings.position_embeddings.weight")
                 .get(interval(c.firstPosition(), c.firstPosition() + n), all()));
         addInto(gr.apply("embeddings.token_type_embeddings.weight").getRow(0), columnSums(dSum));
-        releaseTape();
+        endPass();
         timer.lap("bwd: embeddings");
         return dSum.reshape(b, n, e);
     }
@@ -879,10 +956,6 @@ public final class LongformerBackprop {
         Nd4j.gemm(df2, p(o + "output.dense.weight"), du, false, false, 1.0, 0.0);
         timer.lap("bwd: FFN out input (GEMM)");
         geluGradRows(u, du, gr.apply(o + "intermediate.dense.bias"));
-        if (t.u != null) {
-            free(t.u);
-            t.u = null;
-        }
         timer.lap("bwd: GELU and derivative");
         Nd4j.gemm(du, y1, gr.apply(o + "intermediate.dense.weight"), true, false, 1.0, 1.0);
         timer.lap("bwd: FFN in weight (GEMM)");
@@ -912,10 +985,6 @@ public final class LongformerBackprop {
                     t.windowDrop != null ? new AttentionBackprop.Dropout(t.windowDrop, t.globalDrop, r) : null,
                     t.attn, dAttn,
                     rows(dProj, r), rows(dx, r), gr.apply(s + "query_global.weight"), gr.apply(s + "query_global.bias"));
-        }
-        if (t.proj != null) {
-            free(t.proj);
-            t.proj = null;
         }
         timer.lap("bwd: attention (other)");
         // fused projections: dW5 = dP^T x, db5 = column sums, dx += dP W5

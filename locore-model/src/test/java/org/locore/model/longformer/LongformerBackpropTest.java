@@ -104,7 +104,8 @@ class LongformerBackpropTest {
 
     /**
      * The float32 pass (row kernels, SIMD and scalar) gives the float64 pass's (ND4J ops) outputs and gradients
-     * within float32 rounding: with and without dropout, both checkpointing modes, one head or all per chunk.
+     * within float32 rounding: with and without dropout, both checkpointing modes, one head or all per chunk, as the
+     * second pass of an instance (reusing the first pass's arrays).
      */
     @Test
     void float32RowKernelsMatchFloat64() {
@@ -124,6 +125,13 @@ class LongformerBackpropTest {
                     for (long chunkBytes : new long[]{Long.MAX_VALUE, 1}) {
                         LongformerBackprop bp = new LongformerBackprop(c, c.numLayers(), PREFIX, p32::get, mode, ops)
                                 .withChunkBytes(chunkBytes);
+                        // a first pass on other values: the second reuses its tape and working arrays
+                        Map<String, INDArray> scratchGrads = new LinkedHashMap<>();
+                        for (Map.Entry<String, INDArray> e : p32.entrySet()) {
+                            scratchGrads.put(e.getKey(), Nd4j.zerosLike(e.getValue()));
+                        }
+                        bp.forward(input.castTo(DataType.FLOAT).muli(-0.7), attention(), global(), 8, new Random(99));
+                        bp.backward(up.castTo(DataType.FLOAT).muli(3), scratchGrads::get);
                         INDArray hidden = bp.forward(input.castTo(DataType.FLOAT), attention(), global(), 8,
                                 seed == null ? null : new Random(seed));
                         Map<String, INDArray> grads = new LinkedHashMap<>();
