@@ -151,6 +151,18 @@ final class AttentionBackprop implements AutoCloseable {
         }
     }
 
+    /** float32: the global rows' probabilities (0) and their gradient (1), {@code [h, gr, n]}, kept. */
+    private final INDArray[] globalBuffers = new INDArray[2];
+
+    private INDArray globalBuffer(int i, int gr) {
+        INDArray a = globalBuffers[i];
+        if (a == null || a.size(1) != gr) {
+            free(a);
+            a = globalBuffers[i] = Nd4j.createUninitialized(dt, h, gr, n);
+        }
+        return a;
+    }
+
     /** The global slots G of the geometry. */
     int globals() {
         return g;
@@ -226,7 +238,10 @@ final class AttentionBackprop implements AutoCloseable {
             for (int s = 0; s < gr; s++) {
                 attn.putRow(globalIdx[s], flat.getRow(s));
             }
-            free(hg, qgh, gp, gout, flat);
+            free(hg, qgh, gout, flat);
+            if (rw == null) {
+                free(gp);
+            }
             timer.lap("fwd attn: global rows");
         }
     }
@@ -320,7 +335,13 @@ final class AttentionBackprop implements AutoCloseable {
         } else {
             Nd4j.matmul(gp, dgout, dvAll, true, false, false);
         }
-        INDArray dgs = Nd4j.matmul(dgout, section(4), false, true, false); // [h, gr, n]
+        INDArray dgs;
+        if (rw != null) {
+            dgs = globalBuffer(1, gr);
+            Nd4j.matmul(dgout, section(4), dgs, false, true, false); // [h, gr, n]
+        } else {
+            dgs = Nd4j.matmul(dgout, section(4), false, true, false);
+        }
         if (mask != null) {
             dgs.muli(mask);
             free(mask);
@@ -353,7 +374,10 @@ final class AttentionBackprop implements AutoCloseable {
         for (int s = 0; s < gr; s++) {
             dx.getRow(globalIdx[s]).addi(dhg.getRow(s));
         }
-        free(dgout, hg, qgh, gp, dgs, dqg, dqgRaw, dhg);
+        free(dgout, hg, qgh, dqg, dqgRaw, dhg);
+        if (rw == null) {
+            free(gp, dgs);
+        }
         timer.lap("bwd attn: global rows");
     }
 
@@ -454,8 +478,9 @@ final class AttentionBackprop implements AutoCloseable {
     /** Probabilities {@code [h, gr, n]} of the global rows against all keys. */
     private INDArray globalProbs(INDArray qgh, LongformerExecutor.RowMasks rm, int r) {
         int gr = (int) qgh.size(1);
-        INDArray gs = Nd4j.matmul(qgh, section(3), false, true, false); // [h, gr, n]
         if (rw != null) {
+            INDArray gs = globalBuffer(0, gr);
+            Nd4j.matmul(qgh, section(3), gs, false, true, false); // [h, gr, n]
             FloatBuffer gf = RowWork.floats(gs);
             float[] keyBias = rm.keyBiasF[r];
             rw.rows(h * gr, (k, j0, j1) -> {
@@ -469,6 +494,7 @@ final class AttentionBackprop implements AutoCloseable {
             });
             return gs;
         }
+        INDArray gs = Nd4j.matmul(qgh, section(3), false, true, false); // [h, gr, n]
         gs.reshape((long) h * gr, n).addiRowVector(rm.keyBias[r]);
         Nd4j.exec(new SoftMax(gs, gs, 2));
         return gs;
@@ -727,6 +753,7 @@ final class AttentionBackprop implements AutoCloseable {
 
     @Override
     public void close() {
+        free(globalBuffers);
         free(heads, q, kWin, vWin, probs, out, dHeads, dLocal, dQ, dKWin, dVWin, dProbs, tmp, gathered, onesBlocks,
                 rowDot, softmaxTerm);
     }
