@@ -192,6 +192,27 @@ public final class LongformerBackprop {
         double hp = dropoutRng == null ? 0 : c.hiddenDropout();
         double ap = dropoutRng == null ? 0 : c.attentionDropout();
         // embeddings
+        INDArray x;
+        if (dt == DataType.FLOAT) {
+            embedDrop = hp > 0 ? DropoutBits.draw(dropoutRng, (long) bn * e, hp) : null;
+            embedSum = buf("embedSum", bn, e);
+            embedSum.assign(inputsEmbeds.reshape(bn, e));
+            x = buf("x0", bn, e);
+            embeddingRows(embedSum, x, embedDrop);
+            timer.lap("fwd: embeddings");
+        } else {
+            x = embeddings(inputsEmbeds, hp, dropoutRng);
+        }
+        forwardLayers(x, attentionMask, globalMask, globalSlots, dropoutRng, hp, ap);
+        return layers == 0 ? x.dup().reshape(b, n, e) : lastOut.reshape(b, n, e);
+    }
+
+    private INDArray lastOut;
+
+    /** float64: the embeddings {@code drop(LN(inputs + position + tokenType[0]))} (keeps the sums). */
+    private INDArray embeddings(INDArray inputsEmbeds, double hp, Random dropoutRng) {
+        int e = c.hiddenSize();
+        int bn = b * n;
         embedSum = inputsEmbeds.castTo(dt).dup('c').reshape(bn, e);
         INDArray pos = p("embeddings.position_embeddings.weight")
                 .get(interval(c.firstPosition(), c.firstPosition() + n), all()).dup('c');
@@ -202,7 +223,14 @@ public final class LongformerBackprop {
         embedDrop = hp > 0 ? DropoutBits.draw(dropoutRng, (long) bn * e, hp) : null;
         applyDropout(x, embedDrop, 0);
         timer.lap("fwd: embeddings");
+        return x;
+    }
 
+    /** The layers' forward from the embeddings' output x; the last output in {@link #lastOut}. */
+    private void forwardLayers(INDArray x, int[][] attentionMask, int[][] globalMask, int globalSlots,
+                               Random dropoutRng, double hp, double ap) {
+        int e = c.hiddenSize();
+        int bn = b * n;
         for (int l = 0; l < layers; l++) {
             int w = c.oneSidedWindow(l);
             LongformerExecutor.RowMasks rm = masksByWindow.computeIfAbsent(w, ww -> new LongformerExecutor.RowMasks(
@@ -273,7 +301,60 @@ public final class LongformerBackprop {
             tapes.add(t);
             timer.lap("fwd: dropout, residual, LayerNorm");
         }
-        return x.reshape(b, n, e);
+        lastOut = x;
+    }
+
+    /**
+     * float32 embeddings row by row: {@code sum = inputs + position + tokenType[0]} in place (kept for the
+     * backward), {@code x = drop(LN(sum))}.
+     */
+    private void embeddingRows(INDArray sum, INDArray x, DropoutBits drop) {
+        int e = c.hiddenSize();
+        float eps = (float) c.layerNormEps();
+        INDArray posTable = p("embeddings.position_embeddings.weight");
+        FloatBuffer pf = RowWork.floats(posTable);
+        float[] tokenType = p("embeddings.token_type_embeddings.weight").getRow(0).toFloatVector();
+        float[] lw = vec("embeddings.LayerNorm.weight");
+        float[] lb = vec("embeddings.LayerNorm.bias");
+        FloatBuffer sf = RowWork.floats(sum);
+        FloatBuffer xf = RowWork.floats(x);
+        int first = c.firstPosition();
+        RowWork rw = work();
+        rw.rows((int) sum.size(0), (k, r0, r1) -> {
+            float[] s1 = rw.row(k, 0);
+            float[] s2 = rw.row(k, 1);
+            for (int r = r0; r < r1; r++) {
+                sf.get(r * e, s1, 0, e);
+                pf.get((first + r % n) * e, s2, 0, e);
+                rw.ops.addBias(s1, 0, s1, 0, e, s2, 0);
+                rw.ops.addBias(s1, 0, s1, 0, e, tokenType, 0);
+                sf.put(r * e, s1, 0, e);
+                rw.ops.layerNorm(s1, s1, 0, e, lw, lb, eps);
+                if (drop != null) {
+                    drop.fill(s2, 0, (long) r * e, e);
+                    rw.ops.multiply(s1, 0, s2, 0, e);
+                }
+                xf.put(r * e, s1, 0, e);
+            }
+        });
+    }
+
+    /** Whether {@code a} is one of the reused arrays (by identity). */
+    private boolean isScratch(INDArray a) {
+        for (INDArray v : scratch.values()) {
+            if (v == a) return true;
+        }
+        return false;
+    }
+
+    /** float32: the five projection weights {@code [5E, E]} concatenated into a reused array. */
+    private INDArray fusedWeightsFloat(String s) {
+        int e = c.hiddenSize();
+        INDArray w5 = buf("w5cat", 5L * e, e);
+        for (int k = 0; k < 5; k++) {
+            w5.get(interval((long) k * e, (long) (k + 1) * e), all()).assign(p(s + FIVE[k] + ".weight"));
+        }
+        return w5;
     }
 
     /**
@@ -538,6 +619,13 @@ public final class LongformerBackprop {
 
     /** Releases the tape and the buffers of the last forward. */
     private void releaseTape() {
+        if (!tapes.isEmpty() && isScratch(tapes.get(0).x)) {
+            tapes.get(0).x = null;
+        }
+        if (isScratch(embedSum)) {
+            embedSum = null;
+        }
+        lastOut = null;
         for (int l = 0; l + 1 < tapes.size(); l++) {
             if (tapes.get(l).out != null) {
                 tapes.get(l + 1).x = null; // the same array as tapes[l].out
@@ -578,10 +666,11 @@ public final class LongformerBackprop {
      * geometry (allocating them anew costs a page fault per 4 KiB: seconds per pass at LOCORE-base size).
      */
     private void endPass() {
-        free(embedSum);
+        if (!isScratch(embedSum)) free(embedSum);
         embedSum = null;
         embedDrop = null;
-        if (!tapes.isEmpty()) {
+        lastOut = null;
+        if (!tapes.isEmpty() && !isScratch(tapes.get(0).x)) {
             free(tapes.get(0).x);
         }
         for (LayerTape t : tapes) {
@@ -688,9 +777,8 @@ public final class LongformerBackprop {
 
     /** {@code proj = x W5^T + b5} (float32; bias by the row kernels). */
     private void projectionsInto(INDArray x, String s, INDArray proj) {
-        INDArray w5 = fusedWeights(s);
+        INDArray w5 = fusedWeightsFloat(s);
         Nd4j.gemm(x, w5, proj, false, true, 1.0, 0.0);
-        free(w5);
         float[][] parts = {vec(s + "query.bias"), vec(s + "key.bias"), vec(s + "value.bias"),
                 vec(s + "key_global.bias"), vec(s + "value_global.bias")};
         int e = c.hiddenSize();
@@ -988,7 +1076,7 @@ public final class LongformerBackprop {
         }
         timer.lap("bwd: attention (other)");
         // fused projections: dW5 = dP^T x, db5 = column sums, dx += dP W5
-        INDArray w5 = fusedWeights(s);
+        INDArray w5 = fusedWeightsFloat(s);
         INDArray dW5 = buf("w5", 5L * e, e);
         Nd4j.gemm(dProj, t.x, dW5, true, false, 1.0, 0.0);
         timer.lap("bwd: projection weights (GEMM)");
@@ -999,7 +1087,6 @@ public final class LongformerBackprop {
         }
         timer.lap("bwd: LayerNorms, dropout, biases");
         Nd4j.gemm(dProj, w5, dx, false, false, 1.0, 1.0);
-        free(w5);
         timer.lap("bwd: projection input (GEMM)");
     }
 }
