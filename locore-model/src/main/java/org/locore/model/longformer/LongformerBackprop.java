@@ -868,40 +868,43 @@ public final class LongformerBackprop {
         });
     }
 
-    /** {@code f = gelu(u)} row by row. */
-    private void geluRows(INDArray u, INDArray f) {
+    /** Row by row {@code f = gelu(u)}, {@code g = gelu'(u)}. */
+    private void geluAndGradRows(INDArray u, INDArray f, INDArray g) {
         int cols = (int) u.size(1);
         FloatBuffer uf = RowWork.floats(u);
         FloatBuffer ff = RowWork.floats(f);
+        FloatBuffer gf = RowWork.floats(g);
         RowWork rw = work();
-        float[] zero = new float[cols];
         rw.rows((int) u.size(0), (k, r0, r1) -> {
             float[] s1 = rw.row(k, 0);
+            float[] s2 = rw.row(k, 1);
+            float[] s3 = rw.row(k, 2);
             for (int r = r0; r < r1; r++) {
                 uf.get(r * cols, s1, 0, cols);
-                rw.ops.biasGelu(s1, 0, cols, zero);
-                ff.put(r * cols, s1, 0, cols);
+                rw.ops.geluAndGrad(s1, s2, s3, 0, cols);
+                ff.put(r * cols, s2, 0, cols);
+                gf.put(r * cols, s3, 0, cols);
             }
         });
     }
 
-    /** Row by row {@code du *= gelu'(u)}; adds the column sums of the new {@code du} to {@code dBias}. */
-    private void geluGradRows(INDArray u, INDArray du, INDArray dBias) {
-        int cols = (int) u.size(1);
-        FloatBuffer uf = RowWork.floats(u);
-        FloatBuffer df = RowWork.floats(du);
+    /** Row by row {@code a *= m}; adds the column sums of the new {@code a} to {@code dBias}. */
+    private void multiplyRows(INDArray a, INDArray m, INDArray dBias) {
+        int cols = (int) a.size(1);
+        FloatBuffer af = RowWork.floats(a);
+        FloatBuffer mf = RowWork.floats(m);
         RowWork rw = work();
         rw.clearAcc(cols);
-        rw.rows((int) u.size(0), (k, r0, r1) -> {
+        rw.rows((int) a.size(0), (k, r0, r1) -> {
             float[] s1 = rw.row(k, 0);
             float[] s2 = rw.row(k, 1);
             float[] acc = rw.acc(k, 0);
             for (int r = r0; r < r1; r++) {
-                uf.get(r * cols, s1, 0, cols);
-                df.get(r * cols, s2, 0, cols);
-                rw.ops.geluGrad(s1, s2, 0, cols);
-                df.put(r * cols, s2, 0, cols);
-                rw.ops.accumulate(acc, s2, 0, cols);
+                af.get(r * cols, s1, 0, cols);
+                mf.get(r * cols, s2, 0, cols);
+                rw.ops.multiply(s1, 0, s2, 0, cols);
+                af.put(r * cols, s1, 0, cols);
+                rw.ops.accumulate(acc, s1, 0, cols);
             }
         });
         addInto(dBias, rw.sumAcc(0, cols));
@@ -1036,14 +1039,15 @@ public final class LongformerBackprop {
             timer.lap("bwd: recompute FFN in (GEMM)");
         }
         INDArray f = buf("f2", bn, ffn);
-        geluRows(u, f);
+        INDArray fPrime = buf("f3", bn, ffn);
+        geluAndGradRows(u, f, fPrime);
         timer.lap("bwd: GELU and derivative");
         Nd4j.gemm(df2, f, gr.apply(o + "output.dense.weight"), true, false, 1.0, 1.0);
         timer.lap("bwd: FFN out weight (GEMM)");
         INDArray du = f;
         Nd4j.gemm(df2, p(o + "output.dense.weight"), du, false, false, 1.0, 0.0);
         timer.lap("bwd: FFN out input (GEMM)");
-        geluGradRows(u, du, gr.apply(o + "intermediate.dense.bias"));
+        multiplyRows(du, fPrime, gr.apply(o + "intermediate.dense.bias"));
         timer.lap("bwd: GELU and derivative");
         Nd4j.gemm(du, y1, gr.apply(o + "intermediate.dense.weight"), true, false, 1.0, 1.0);
         timer.lap("bwd: FFN in weight (GEMM)");

@@ -71,6 +71,12 @@ public interface RowOps {
      */
     void geluGrad(float[] u, float[] r, int off, int n);
 
+    /**
+     * Both {@code f = gelu(u)} (as {@link #biasGelu} with a zero bias) and {@code g = gelu'(u)} (as
+     * {@link #geluGrad} multiplies by) over {@code [off, off + n)}, sharing the erfc evaluation.
+     */
+    void geluAndGrad(float[] u, float[] f, float[] g, int off, int n);
+
     /** The softmax backward on one row: {@code dp = p (dp - t)} over {@code [off, off + n)} of both. */
     void softmaxBackward(float[] p, float[] dp, int off, int n, float t);
 

@@ -145,6 +145,15 @@ public final class ScalarRowOps implements RowOps {
     }
 
     @Override
+    public void geluAndGrad(float[] u, float[] f, float[] g, int off, int n) {
+        for (int i = off; i < off + n; i++) {
+            float x = u[i];
+            f[i] = gelu(x);
+            g[i] = geluDerivative(x);
+        }
+    }
+
+    @Override
     public void softmaxBackward(float[] p, float[] dp, int off, int n, float t) {
         for (int i = off; i < off + n; i++) {
             dp[i] = p[i] * (dp[i] - t);

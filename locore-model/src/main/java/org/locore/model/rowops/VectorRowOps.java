@@ -317,6 +317,38 @@ public final class VectorRowOps implements RowOps {
         }
     }
 
+    @Override
+    public void geluAndGrad(float[] u, float[] f, float[] g, int off, int n) {
+        int ub = S.loopBound(n);
+        int i = 0;
+        FloatVector one = FloatVector.broadcast(S, 1f);
+        for (; i < ub; i += L) {
+            FloatVector x = FloatVector.fromArray(S, u, off + i);
+            FloatVector z = x.mul((float) SQRT_HALF).abs();
+            FloatVector t = one.div(z.mul(0.5f).add(1f));
+            FloatVector p = t.mul(0.17087277f).add(-0.82215223f);
+            p = p.fma(t, c(1.48851587f));
+            p = p.fma(t, c(-1.13520398f));
+            p = p.fma(t, c(0.27886807f));
+            p = p.fma(t, c(-0.18628806f));
+            p = p.fma(t, c(0.09678418f));
+            p = p.fma(t, c(0.37409196f));
+            p = p.fma(t, c(1.00002368f));
+            p = p.fma(t, c(-1.26551223f));
+            FloatVector z2 = z.mul(z);
+            FloatVector ans = t.mul(exp(p.sub(z2)));
+            // as gelu(): max(x, 0) - |x| erfc / 2; as geluDerivative(): cdf + x phi(x)
+            x.max(0f).sub(x.abs().mul(0.5f).mul(ans)).intoArray(f, off + i);
+            FloatVector half = ans.mul(0.5f);
+            FloatVector cdf = one.sub(half).blend(half, x.lt(0f));
+            x.mul(exp(z2.neg())).mul((float) INV_SQRT_2PI).add(cdf).intoArray(g, off + i);
+        }
+        for (; i < n; i++) {
+            f[off + i] = ScalarRowOps.gelu(u[off + i]);
+            g[off + i] = ScalarRowOps.geluDerivative(u[off + i]);
+        }
+    }
+
     /** {@link ScalarRowOps#geluDerivative} on a vector (in float). */
     private static FloatVector geluDerivative(FloatVector x) {
         FloatVector z = x.mul((float) SQRT_HALF).abs();

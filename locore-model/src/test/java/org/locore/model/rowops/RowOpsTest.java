@@ -245,6 +245,23 @@ class RowOpsTest {
             s.geluGrad(row, a1, off, n);
             v.geluGrad(row, a2, off, n);
             assertClose(a1, a2, 1e-6, "geluGrad, n " + n);
+            float[] f1 = new float[off + n];
+            float[] f2 = new float[off + n];
+            float[] d1 = new float[off + n];
+            float[] d2 = new float[off + n];
+            s.geluAndGrad(row, f1, d1, off, n);
+            v.geluAndGrad(row, f2, d2, off, n);
+            assertClose(f1, f2, 1e-6, "geluAndGrad f, n " + n);
+            assertClose(d1, d2, 1e-6, "geluAndGrad g, n " + n);
+            float[] gelu = row.clone();
+            v.biasGelu(gelu, off, n, new float[n]);
+            float[] grad = new float[off + n];
+            java.util.Arrays.fill(grad, 1f);
+            v.geluGrad(row, grad, off, n);
+            for (int i = off; i < off + n; i++) {
+                assertEquals(gelu[i], f2[i], 0, "geluAndGrad f as biasGelu [" + i + "]");
+                assertEquals(grad[i], d2[i], 1e-6, "geluAndGrad g as geluGrad [" + i + "]");
+            }
             float[] g1 = new float[n];
             float[] g2 = new float[n];
             float[] b1 = new float[n];
