@@ -36,6 +36,12 @@ import static org.nd4j.linalg.indexing.NDArrayIndex.interval;
  * size {@code n x window} outlives its head chunk, and no {@code n x n} array is ever formed. Dropout decisions are
  * kept as bits. Large temporaries are released at once.
  *
+ * <p>float32 (the models' type): the element-wise steps (bias, dropout, residual, LayerNorm and its backward,
+ * exact GELU and its derivative, the attention softmax and its backward, head layouts) run as the SIMD row kernels
+ * of {@link RowOps} over rows split across {@link Workers#rows}, and the tape and working arrays are kept between
+ * passes of the same geometry ({@link #release} frees them): re-allocating gigabytes per pass costs a page fault
+ * per 4 KiB. Other types (the float64 tests) run the same formulas as ND4J ops.
+ *
  * <p>Per layer (post-norm): {@code P = x W5^T + b5} (query, key, value, global key, global value in one GEMM),
  * attention, {@code z1 = drop(attn Wo^T + bo) + x}, {@code y1 = LN(z1)}, {@code u = y1 Wi^T + bi},
  * {@code z2 = drop(gelu(u) Wf^T + bf) + y1}, output {@code LN(z2)}; exact GELU, whose derivative is
