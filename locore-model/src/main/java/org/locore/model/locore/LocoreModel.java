@@ -64,6 +64,9 @@ public final class LocoreModel {
     private final DataType dtype;
     private final int numScales;
     private final Map<List<Object>, Graph> graphs = new HashMap<>();
+    /** The eager training pass kept between {@link #gradients} calls, and its checkpointing mode. */
+    private LongformerBackprop trainingEncoder;
+    private LongformerBackprop.Checkpointing trainingMode;
 
     private record Graph(SameDiff sd, DropoutMasks dropout, List<String> trainable) {
     }
@@ -259,6 +262,7 @@ public final class LocoreModel {
 
     /** Runs the model on a batch (inference: no dropout) on the given path; all paths give the same values. */
     public Output forward(LocoreInputs in, ForwardPath path) {
+        releaseTrainingBuffers();
         SequenceLayout layout = layoutFor(in);
         SequenceLayout.Encoded enc = layout.encode(in, numScales);
         if (path != ForwardPath.GRAPH) {
@@ -311,8 +315,7 @@ public final class LocoreModel {
             LongformerBackprop.Checkpointing mode = LongformerBackprop.tapeBytes(config.longformer(),
                     config.layersKept(), in.batch(), layout.paddedLength(), LongformerBackprop.Checkpointing.FAST)
                     <= FAST_TAPE_LIMIT ? LongformerBackprop.Checkpointing.FAST : LongformerBackprop.Checkpointing.LEAN;
-            return EagerTraining.run(config, parameters, numScales, layout, enc, dropoutRng,
-                    EagerTraining.encoder(config, parameters, mode));
+            return EagerTraining.run(config, parameters, numScales, layout, enc, dropoutRng, trainingEncoder(mode));
         }
         Graph g = graph(in.batch(), layout, true, dropoutRng != null);
         Map<String, INDArray> feed = feed(g, layout, enc, dropoutRng);
@@ -342,7 +345,33 @@ public final class LocoreModel {
         SequenceLayout layout = layoutFor(in);
         SequenceLayout.Encoded enc = layout.encode(in, numScales);
         return EagerTraining.run(config, parameters, numScales, layout, enc, dropoutRng,
-                EagerTraining.encoder(config, parameters, checkpointing));
+                trainingEncoder(checkpointing));
+    }
+
+    /**
+     * The eager training pass of this checkpointing mode, kept between calls: its float32 tape and working arrays
+     * (a few GB at LOCORE-base size) are reused by the next training step of the same geometry instead of being
+     * allocated anew.
+     */
+    private LongformerBackprop trainingEncoder(LongformerBackprop.Checkpointing mode) {
+        if (trainingEncoder == null || trainingMode != mode) {
+            releaseTrainingBuffers();
+            trainingEncoder = EagerTraining.encoder(config, parameters, mode);
+            trainingMode = mode;
+        }
+        return trainingEncoder;
+    }
+
+    /**
+     * Releases the native memory the eager training pass keeps between {@link #gradients} calls (its tape and
+     * working arrays); inference ({@link #forward}) does so first, so that the two never hold memory together.
+     */
+    public void releaseTrainingBuffers() {
+        if (trainingEncoder != null) {
+            trainingEncoder.release();
+            trainingEncoder = null;
+            trainingMode = null;
+        }
     }
 
     /**

@@ -5,6 +5,8 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.transforms.custom.SoftMax;
 import org.nd4j.linalg.factory.Nd4j;
 
+import java.nio.FloatBuffer;
+
 import static org.locore.model.longformer.LongformerExecutor.free;
 import static org.nd4j.linalg.indexing.NDArrayIndex.all;
 import static org.nd4j.linalg.indexing.NDArrayIndex.interval;
@@ -52,6 +54,8 @@ final class AttentionBackprop implements AutoCloseable {
     private final double scale;
     private final DataType dt;
     private final StageTimer timer;
+    /** float32: the row kernels for the softmax and layouts; null: ND4J ops. */
+    private final RowWork rw;
 
     /** {@code [5 H n + 1, d]}: per section (query, key, value, global key, global value) and head, n token rows; a zero row. */
     private final INDArray heads;
@@ -91,9 +95,12 @@ final class AttentionBackprop implements AutoCloseable {
      * @param dt floating type of the arrays
      * @param chunkBytes upper bound on a head chunk's probability buffer (at least one head per chunk)
      * @param timer receives the stage times
+     * @param rw    the row kernels of the float32 path (ignored for other types)
      */
-    AttentionBackprop(LongformerConfig c, int n, int w, int g, DataType dt, long chunkBytes, StageTimer timer) {
+    AttentionBackprop(LongformerConfig c, int n, int w, int g, DataType dt, long chunkBytes, StageTimer timer,
+                      RowWork rw) {
         this.timer = timer;
+        this.rw = dt == DataType.FLOAT ? rw : null;
         this.h = c.numHeads();
         this.d = c.headDim();
         this.e = c.hiddenSize();
@@ -144,6 +151,23 @@ final class AttentionBackprop implements AutoCloseable {
         }
     }
 
+    /** float32: the global rows' probabilities (0) and their gradient (1), {@code [h, gr, n]}, kept. */
+    private final INDArray[] globalBuffers = new INDArray[2];
+
+    private INDArray globalBuffer(int i, int gr) {
+        INDArray a = globalBuffers[i];
+        if (a == null || a.size(1) != gr) {
+            free(a);
+            a = globalBuffers[i] = Nd4j.createUninitialized(dt, h, gr, n);
+        }
+        return a;
+    }
+
+    /** The global slots G of the geometry. */
+    int globals() {
+        return g;
+    }
+
     private void allocateBackward() {
         if (dHeads != null) return;
         dHeads = Nd4j.create(dt, 5L * h * n, d);
@@ -183,8 +207,8 @@ final class AttentionBackprop implements AutoCloseable {
         layout(proj);
         timer.lap("fwd attn: head layout");
         for (int h0 = 0; h0 < h; h0 += chunk) {
-            windowProbs(h0, rm, r, globalIdx, "fwd attn: ");
-            INDArray mask = drop == null || drop.window() == null ? null : windowMask(drop, h0);
+            windowProbs(h0, rm, r, globalIdx, "fwd attn: ", rw == null ? null : drop);
+            INDArray mask = rw != null || drop == null || drop.window() == null ? null : windowMask(drop, h0);
             if (mask != null) {
                 timer.lap("fwd attn: dropout masks");
                 probs.muli(mask);
@@ -214,7 +238,10 @@ final class AttentionBackprop implements AutoCloseable {
             for (int s = 0; s < gr; s++) {
                 attn.putRow(globalIdx[s], flat.getRow(s));
             }
-            free(hg, qgh, gp, gout, flat);
+            free(hg, qgh, gout, flat);
+            if (rw == null) {
+                free(gp);
+            }
             timer.lap("fwd attn: global rows");
         }
     }
@@ -224,29 +251,35 @@ final class AttentionBackprop implements AutoCloseable {
      *
      * @param proj   {@code [n, 5E]} as for {@link #forward}
      * @param x      {@code [n, E]} as for {@link #forward}
-     * @param attn   {@code [n, E]} the attention output of the forward
-     * @param dAttn  {@code [n, E]} the gradient of the attention output
+     * @param attnAll  {@code [B n, E]} the attention output of the forward (all batch rows)
+     * @param dAttnAll {@code [B n, E]} the gradient of the attention output (all batch rows)
      * @param dProj  {@code [n, 5E]} receives the gradients of the five projections (overwritten)
      * @param dx     {@code [n, E]} the global-query projection's input gradient is added to its rows
      * @param dQgW   accumulates the gradient of {@code query_global.weight}
      * @param dQgB   accumulates the gradient of {@code query_global.bias}
      */
     void backward(INDArray proj, INDArray x, LongformerExecutor.RowMasks rm, int r, INDArray qgW, INDArray qgB,
-                  Dropout drop, INDArray attn, INDArray dAttn, INDArray dProj, INDArray dx, INDArray dQgW,
+                  Dropout drop, INDArray attnAll, INDArray dAttnAll, INDArray dProj, INDArray dx, INDArray dQgW,
                   INDArray dQgB) {
         allocateBackward();
         int[] globalIdx = rm.globalIdx[r];
         int gr = globalIdx.length;
+        INDArray attn = attnAll.get(interval((long) r * n, (long) (r + 1) * n), all());
+        INDArray dAttn = dAttnAll.get(interval((long) r * n, (long) (r + 1) * n), all());
         layout(proj);
-        // output gradient of the window part: local rows only, zero rows past n
-        INDArray local = dLocal.get(interval(0, (long) n * h), all()).reshape(n, e);
-        local.assign(dAttn).muliColumnVector(rm.localRows[r]);
-        Nd4j.pullRows(dLocal, out, 1, outRows);
-        // softmax term per head row: t = rowsum(dO O) over the head's d values (0 for padding rows)
-        INDArray prod = local.mul(attn);
-        rowDot.get(interval(0, (long) n * h), all()).assign(prod.reshape((long) n * h, d).sum(true, 1));
-        free(prod);
-        Nd4j.pullRows(rowDot, softmaxTerm, 1, outRows);
+        if (rw != null) {
+            outputGradientRows(attnAll, dAttnAll, rm.localRowsF[r], r);
+        } else {
+            // output gradient of the window part: local rows only, zero rows past n
+            INDArray local = dLocal.get(interval(0, (long) n * h), all()).reshape(n, e);
+            local.assign(dAttn).muliColumnVector(rm.localRows[r]);
+            Nd4j.pullRows(dLocal, out, 1, outRows);
+            // softmax term per head row: t = rowsum(dO O) over the head's d values (0 for padding rows)
+            INDArray prod = local.mul(attn);
+            rowDot.get(interval(0, (long) n * h), all()).assign(prod.reshape((long) n * h, d).sum(true, 1));
+            free(prod);
+            Nd4j.pullRows(rowDot, softmaxTerm, 1, outRows);
+        }
         timer.lap("bwd attn: head layout");
         for (int h0 = 0; h0 < h; h0 += chunk) {
             windowBackward(h0, rm, r, globalIdx, drop);
@@ -302,12 +335,34 @@ final class AttentionBackprop implements AutoCloseable {
         } else {
             Nd4j.matmul(gp, dgout, dvAll, true, false, false);
         }
-        INDArray dgs = Nd4j.matmul(dgout, section(4), false, true, false); // [h, gr, n]
+        INDArray dgs;
+        if (rw != null) {
+            dgs = globalBuffer(1, gr);
+            Nd4j.matmul(dgout, section(4), dgs, false, true, false); // [h, gr, n]
+        } else {
+            dgs = Nd4j.matmul(dgout, section(4), false, true, false);
+        }
         if (mask != null) {
             dgs.muli(mask);
             free(mask);
         }
-        softmaxBackward(gp, dgs, term, (long) h * gr, n);
+        if (rw != null) {
+            FloatBuffer pf = RowWork.floats(gp);
+            FloatBuffer df = RowWork.floats(dgs);
+            float[] t = term.toFloatVector();
+            rw.rows(h * gr, (k, j0, j1) -> {
+                float[] s1 = rw.row(k, 0);
+                float[] s2 = rw.row(k, 1);
+                for (int j = j0; j < j1; j++) {
+                    pf.get(j * n, s1, 0, n);
+                    df.get(j * n, s2, 0, n);
+                    rw.ops.softmaxBackward(s1, s2, 0, n, t[j]);
+                    df.put(j * n, s2, 0, n);
+                }
+            });
+        } else {
+            softmaxBackward(gp, dgs, term, (long) h * gr, n);
+        }
         free(term);
         INDArray dqg = Nd4j.matmul(dgs, section(3)); // [h, gr, d]
         Nd4j.matmul(dgs, qgh, sectionRows(dHeads, 3).reshape(h, n, d), true, false, false);
@@ -319,7 +374,10 @@ final class AttentionBackprop implements AutoCloseable {
         for (int s = 0; s < gr; s++) {
             dx.getRow(globalIdx[s]).addi(dhg.getRow(s));
         }
-        free(dgout, hg, qgh, gp, dgs, dqg, dqgRaw, dhg);
+        free(dgout, hg, qgh, dqg, dqgRaw, dhg);
+        if (rw == null) {
+            free(gp, dgs);
+        }
         timer.lap("bwd attn: global rows");
     }
 
@@ -363,14 +421,23 @@ final class AttentionBackprop implements AutoCloseable {
         return idx;
     }
 
-    /** Window keys/values of heads {@code [h0, h0 + chunk)} and their probabilities (softmax of scores + bias). */
-    private void windowProbs(int h0, LongformerExecutor.RowMasks rm, int r, int[] globalIdx, String stage) {
+    /**
+     * Window keys/values of heads {@code [h0, h0 + chunk)} and their probabilities (softmax of scores + bias);
+     * float32 with {@code maskWith}: times that dropout mask.
+     */
+    private void windowProbs(int h0, LongformerExecutor.RowMasks rm, int r, int[] globalIdx, String stage,
+                             Dropout maskWith) {
         Nd4j.pullRows(heads, kWin, 1, windowRows(1, h0, globalIdx));
         Nd4j.pullRows(heads, vWin, 1, windowRows(2, h0, globalIdx));
         timer.lap(stage + "key/value windows");
         INDArray qc = q.get(interval((long) h0 * np, (long) (h0 + chunk) * np), all()).reshape((long) chunk * nb, w, d);
         Nd4j.matmul(qc, kWin.reshape((long) chunk * nb, cols, d), probs, false, true, false);
         timer.lap(stage + "scores (batched GEMM)");
+        if (rw != null) {
+            softmaxRows(h0, rm, r, maskWith);
+            timer.lap(stage + "bias + softmax");
+            return;
+        }
         INDArray bias = rm.masks.windowBiasArray().get(point(r), all(), all(), all(), all())
                 .reshape(1, (long) nb * w * cols);
         probs.reshape(chunk, (long) nb * w * cols).addiRowVector(bias);
@@ -411,6 +478,22 @@ final class AttentionBackprop implements AutoCloseable {
     /** Probabilities {@code [h, gr, n]} of the global rows against all keys. */
     private INDArray globalProbs(INDArray qgh, LongformerExecutor.RowMasks rm, int r) {
         int gr = (int) qgh.size(1);
+        if (rw != null) {
+            INDArray gs = globalBuffer(0, gr);
+            Nd4j.matmul(qgh, section(3), gs, false, true, false); // [h, gr, n]
+            FloatBuffer gf = RowWork.floats(gs);
+            float[] keyBias = rm.keyBiasF[r];
+            rw.rows(h * gr, (k, j0, j1) -> {
+                float[] s1 = rw.row(k, 0);
+                for (int j = j0; j < j1; j++) {
+                    gf.get(j * n, s1, 0, n);
+                    rw.ops.addBias(s1, 0, s1, 0, n, keyBias, 0);
+                    rw.ops.scale(s1, 0, n, 1f / rw.ops.expShifted(s1, 0, n));
+                    gf.put(j * n, s1, 0, n);
+                }
+            });
+            return gs;
+        }
         INDArray gs = Nd4j.matmul(qgh, section(3), false, true, false); // [h, gr, n]
         gs.reshape((long) h * gr, n).addiRowVector(rm.keyBias[r]);
         Nd4j.exec(new SoftMax(gs, gs, 2));
@@ -419,13 +502,18 @@ final class AttentionBackprop implements AutoCloseable {
 
     /** Backward of the window part for heads {@code [h0, h0 + chunk)}. */
     private void windowBackward(int h0, LongformerExecutor.RowMasks rm, int r, int[] globalIdx, Dropout drop) {
-        windowProbs(h0, rm, r, globalIdx, "bwd attn: recompute ");
+        windowProbs(h0, rm, r, globalIdx, "bwd attn: recompute ", null);
         long winRows = (long) chunk * nb * cols;
         INDArray dOut = out.get(interval((long) h0 * np, (long) (h0 + chunk) * np), all()).reshape((long) chunk * nb, w, d);
         INDArray dVw = dVWin.get(interval(0, winRows), all()).reshape((long) chunk * nb, cols, d);
         INDArray dKw = dKWin.get(interval(0, winRows), all()).reshape((long) chunk * nb, cols, d);
-        INDArray mask = drop == null || drop.window() == null ? null : windowMask(drop, h0);
-        if (mask != null) {
+        boolean dropped = drop != null && drop.window() != null;
+        INDArray mask = rw != null || !dropped ? null : windowMask(drop, h0);
+        if (rw != null && dropped) {
+            maskedProbsRows(h0, drop);
+            timer.lap("bwd attn: dropout");
+            Nd4j.matmul(tmp, dOut, dVw, true, false, false);
+        } else if (mask != null) {
             timer.lap("bwd attn: dropout masks");
             probs.mul(mask, tmp);
             timer.lap("bwd attn: dropout");
@@ -441,8 +529,12 @@ final class AttentionBackprop implements AutoCloseable {
             free(mask);
             timer.lap("bwd attn: dropout");
         }
-        softmaxBackward(probs, dProbs, softmaxTerm.get(interval((long) h0 * np, (long) (h0 + chunk) * np), all()),
-                (long) chunk * nb * w, cols);
+        if (rw != null) {
+            softmaxBackwardRows(h0, dropped ? drop : null);
+        } else {
+            softmaxBackward(probs, dProbs, softmaxTerm.get(interval((long) h0 * np, (long) (h0 + chunk) * np), all()),
+                    (long) chunk * nb * w, cols);
+        }
         timer.lap("bwd attn: softmax backward");
         INDArray qc = q.get(interval((long) h0 * np, (long) (h0 + chunk) * np), all()).reshape((long) chunk * nb, w, d);
         Nd4j.matmul(dProbs, kWin.reshape((long) chunk * nb, cols, d),
@@ -489,6 +581,33 @@ final class AttentionBackprop implements AutoCloseable {
             isGlobal[globalIdx[s]] = true;
             slotOf[globalIdx[s]] = s;
         }
+        if (rw != null) {
+            FloatBuffer wf = RowWork.floats(dWin);
+            FloatBuffer hf = RowWork.floats(dHeads);
+            int tBase = (section * h + h0) * n;
+            rw.rows(chunk * n, (k, j0, j1) -> {
+                float[] s1 = rw.row(k, 0);
+                float[] s2 = rw.row(k, 1);
+                for (int j = j0; j < j1; j++) {
+                    int hc = j / n;
+                    int t = j % n;
+                    if (isGlobal[t]) {
+                        wf.get((slots + hc * gr + slotOf[t]) * d, s1, 0, d);
+                    } else {
+                        java.util.Arrays.fill(s1, 0, d, 0f);
+                        for (int shift = 0; shift < 3; shift++) {
+                            int cb = (t + w) / w - shift;
+                            if (cb >= 0 && cb < nb) {
+                                wf.get(((hc * nb + cb) * cols + g + shift * w + (t + w) % w) * d, s2, 0, d);
+                                rw.ops.addBias(s1, 0, s1, 0, d, s2, 0);
+                            }
+                        }
+                    }
+                    hf.put((tBase + j) * d, s1, 0, d);
+                }
+            });
+            return;
+        }
         INDArray target = dHeads.get(interval((long) (section * h + h0) * n, (long) (section * h + h0 + chunk) * n), all());
         INDArray part = null;
         for (int shift = 0; shift < 3; shift++) {
@@ -527,8 +646,114 @@ final class AttentionBackprop implements AutoCloseable {
         dp2.muli(p.reshape(rows, len));
     }
 
+    /**
+     * float32: the probabilities of heads {@code [h0, h0 + chunk)} from their scores in {@link #probs}, row by row:
+     * plus the window bias, softmax, times the dropout mask of {@code maskWith} when given.
+     */
+    private void softmaxRows(int h0, LongformerExecutor.RowMasks rm, int r, Dropout maskWith) {
+        FloatBuffer pf = RowWork.floats(probs);
+        FloatBuffer bf = RowWork.floats(rm.masks.windowBiasArray());
+        int perHead = nb * w;
+        long biasBase = (long) r * perHead * cols;
+        DropoutBits bits = maskWith == null ? null : maskWith.window();
+        long maskBase = bits == null ? 0 : ((long) maskWith.row() * h + h0) * perHead * cols;
+        rw.rows(chunk * perHead, (k, j0, j1) -> {
+            float[] s1 = rw.row(k, 0);
+            float[] s2 = rw.row(k, 1);
+            for (int j = j0; j < j1; j++) {
+                pf.get(j * cols, s1, 0, cols);
+                bf.get((int) (biasBase + (long) (j % perHead) * cols), s2, 0, cols);
+                rw.ops.addBias(s1, 0, s1, 0, cols, s2, 0);
+                float inv = 1f / rw.ops.expShifted(s1, 0, cols);
+                rw.ops.scale(s1, 0, cols, inv);
+                if (bits != null) {
+                    bits.fill(s2, 0, maskBase + (long) j * cols, cols);
+                    rw.ops.multiply(s1, 0, s2, 0, cols);
+                }
+                pf.put(j * cols, s1, 0, cols);
+            }
+        });
+    }
+
+    /** float32: {@code tmp = probs * mask} of heads {@code [h0, h0 + chunk)}, row by row. */
+    private void maskedProbsRows(int h0, Dropout drop) {
+        FloatBuffer pf = RowWork.floats(probs);
+        FloatBuffer tf = RowWork.floats(tmp);
+        long maskBase = ((long) drop.row() * h + h0) * nb * w * cols;
+        DropoutBits bits = drop.window();
+        rw.rows(chunk * np, (k, j0, j1) -> {
+            float[] s1 = rw.row(k, 0);
+            float[] s2 = rw.row(k, 1);
+            for (int j = j0; j < j1; j++) {
+                pf.get(j * cols, s1, 0, cols);
+                bits.fill(s2, 0, maskBase + (long) j * cols, cols);
+                rw.ops.multiply(s1, 0, s2, 0, cols);
+                tf.put(j * cols, s1, 0, cols);
+            }
+        });
+    }
+
+    /**
+     * float32: {@code dProbs = probs (dProbs M - t)} of heads {@code [h0, h0 + chunk)}, row by row, with M the
+     * dropout mask (when {@code drop} is given) and t the row's {@link #softmaxTerm}.
+     */
+    private void softmaxBackwardRows(int h0, Dropout drop) {
+        FloatBuffer pf = RowWork.floats(probs);
+        FloatBuffer df = RowWork.floats(dProbs);
+        FloatBuffer tf = RowWork.floats(softmaxTerm);
+        long maskBase = drop == null ? 0 : ((long) drop.row() * h + h0) * nb * w * cols;
+        DropoutBits bits = drop == null ? null : drop.window();
+        int t0 = h0 * np;
+        rw.rows(chunk * np, (k, j0, j1) -> {
+            float[] s1 = rw.row(k, 0);
+            float[] s2 = rw.row(k, 1);
+            float[] s3 = rw.row(k, 2);
+            for (int j = j0; j < j1; j++) {
+                pf.get(j * cols, s1, 0, cols);
+                df.get(j * cols, s2, 0, cols);
+                if (bits != null) {
+                    bits.fill(s3, 0, maskBase + (long) j * cols, cols);
+                    rw.ops.multiply(s2, 0, s3, 0, cols);
+                }
+                rw.ops.softmaxBackward(s1, s2, 0, cols, tf.get(t0 + j));
+                df.put(j * cols, s2, 0, cols);
+            }
+        });
+    }
+
+    /**
+     * float32: the window part's output gradient per head row ({@link #out}: {@code dAttn} on local rows, 0 on
+     * global rows and past n) and its softmax term {@code t = rowsum(dO O)} ({@link #softmaxTerm}), token by token.
+     */
+    private void outputGradientRows(INDArray attnAll, INDArray dAttnAll, float[] local, int r) {
+        FloatBuffer af = RowWork.floats(attnAll);
+        FloatBuffer df = RowWork.floats(dAttnAll);
+        FloatBuffer of = RowWork.floats(out);
+        FloatBuffer tf = RowWork.floats(softmaxTerm);
+        int base = r * n * e;
+        rw.rows(np, (k, i0, i1) -> {
+            float[] s1 = rw.row(k, 0);
+            float[] s2 = rw.row(k, 1);
+            for (int i = i0; i < i1; i++) {
+                if (i < n) {
+                    df.get(base + i * e, s1, 0, e);
+                    rw.ops.scale(s1, 0, e, local[i]);
+                    af.get(base + i * e, s2, 0, e);
+                } else {
+                    java.util.Arrays.fill(s1, 0, e, 0f);
+                    java.util.Arrays.fill(s2, 0, e, 0f);
+                }
+                for (int hh = 0; hh < h; hh++) {
+                    of.put((hh * np + i) * d, s1, hh * d, d);
+                    tf.put(hh * np + i, rw.ops.dot(s1, hh * d, s2, hh * d, d));
+                }
+            }
+        });
+    }
+
     @Override
     public void close() {
+        free(globalBuffers);
         free(heads, q, kWin, vWin, probs, out, dHeads, dLocal, dQ, dKWin, dVWin, dProbs, tmp, gathered, onesBlocks,
                 rowDot, softmaxTerm);
     }

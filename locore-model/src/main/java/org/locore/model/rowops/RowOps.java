@@ -3,7 +3,8 @@ package org.locore.model.rowops;
 /**
  * The element-wise steps of the eager executors ({@code VitExecutor}, {@code LongformerExecutor}) on one row
  * segment of a {@code float[]} (the executors copy rows of native ND4J buffers in and out): the softmax's
- * exponentials, LayerNorm, bias + exact GELU and the (layer-scaled) residual.
+ * exponentials, LayerNorm, bias + exact GELU and the (layer-scaled) residual; for the training pass
+ * ({@code LongformerBackprop}) also the backward of LayerNorm, GELU and softmax.
  * Two implementations compute the same formulas: {@link VectorRowOps} with the JDK's Vector API (SIMD; needs
  * {@code --add-modules jdk.incubator.vector}) and {@link ScalarRowOps} in plain Java, chosen by {@link #best()}.
  */
@@ -16,6 +17,9 @@ public interface RowOps {
 
     /** {@code 1 / sqrt(2)}. */
     double SQRT_HALF = 0.7071067811865476;
+
+    /** {@code 1 / sqrt(2 pi)}. */
+    double INV_SQRT_2PI = 0.3989422804014327;
 
     /**
      * The unnormalised softmax of {@code r[off, off + n)} in place: {@code r = exp(r - max(r))}; returns the sum of
@@ -49,6 +53,41 @@ public interface RowOps {
 
     /** {@code dst[dOff + i] = src[sOff + i] + b[bOff + i]} for {@code i < n}. */
     void addBias(float[] src, int sOff, float[] dst, int dOff, int n, float[] b, int bOff);
+
+    /**
+     * The LayerNorm backward of one row: with {@code z[off, off + n)} the LayerNorm's input (its mean and
+     * {@code rstd = 1 / sqrt(var + eps)} recomputed as in {@link #layerNorm}), {@code xhat = (z - mean) rstd},
+     * {@code dy} the output gradient and {@code g = dy * gamma}, writes
+     * {@code dz = rstd (g - mean(g) - xhat mean(g xhat))} into {@code dz[off, off + n)} (may be {@code dy}) and adds
+     * {@code dy * xhat} to {@code dGamma} and {@code dy} to {@code dBeta} ({@code gamma, dGamma, dBeta} indexed
+     * from 0).
+     */
+    void layerNormBackward(float[] z, float[] dy, float[] dz, int off, int n, float[] gamma, float eps,
+                           float[] dGamma, float[] dBeta);
+
+    /**
+     * {@code r *= gelu'(u)} over {@code [off, off + n)} of both, the exact GELU's derivative
+     * {@code Phi(u) + u phi(u)} (normal distribution function and density).
+     */
+    void geluGrad(float[] u, float[] r, int off, int n);
+
+    /**
+     * Both {@code f = gelu(u)} (as {@link #biasGelu} with a zero bias) and {@code g = gelu'(u)} (as
+     * {@link #geluGrad} multiplies by) over {@code [off, off + n)}, sharing the erfc evaluation.
+     */
+    void geluAndGrad(float[] u, float[] f, float[] g, int off, int n);
+
+    /** The softmax backward on one row: {@code dp = p (dp - t)} over {@code [off, off + n)} of both. */
+    void softmaxBackward(float[] p, float[] dp, int off, int n, float t);
+
+    /** {@code r[off + i] *= m[mOff + i]} for {@code i < n}. */
+    void multiply(float[] r, int off, float[] m, int mOff, int n);
+
+    /** {@code sum a[aOff + i] b[bOff + i]} over {@code i < n}. */
+    float dot(float[] a, int aOff, float[] b, int bOff, int n);
+
+    /** {@code acc[i] += r[off + i]} for {@code i < n} (column sums, row by row). */
+    void accumulate(float[] acc, float[] r, int off, int n);
 
     /** The SIMD implementation when the Vector API module is present, else the scalar one. */
     static RowOps best() {

@@ -90,4 +90,96 @@ public final class ScalarRowOps implements RowOps {
             dst[dOff + i] = src[sOff + i] + b[bOff + i];
         }
     }
+
+    @Override
+    public void layerNormBackward(float[] z, float[] dy, float[] dz, int off, int n, float[] gamma, float eps,
+                                  float[] dGamma, float[] dBeta) {
+        float s = 0;
+        for (int i = off; i < off + n; i++) {
+            s += z[i];
+        }
+        float mean = s / n;
+        float v = 0;
+        for (int i = off; i < off + n; i++) {
+            float c = z[i] - mean;
+            v += c * c;
+        }
+        float rstd = (float) (1.0 / Math.sqrt(v / n + eps));
+        float s1 = 0;
+        float s2 = 0;
+        for (int i = 0; i < n; i++) {
+            float xhat = (z[off + i] - mean) * rstd;
+            float d = dy[off + i];
+            float g = d * gamma[i];
+            s1 += g;
+            s2 += g * xhat;
+            dGamma[i] += d * xhat;
+            dBeta[i] += d;
+        }
+        float m1 = s1 / n;
+        float m2 = s2 / n;
+        for (int i = 0; i < n; i++) {
+            float xhat = (z[off + i] - mean) * rstd;
+            float g = dy[off + i] * gamma[i];
+            dz[off + i] = rstd * (g - m1 - xhat * m2);
+        }
+    }
+
+    @Override
+    public void geluGrad(float[] u, float[] r, int off, int n) {
+        for (int i = off; i < off + n; i++) {
+            r[i] *= geluDerivative(u[i]);
+        }
+    }
+
+    /**
+     * {@code Phi(x) + x phi(x)}, the exact GELU's derivative, with {@code Phi(x) = erfc(-x / sqrt 2) / 2} from
+     * {@link RowOps#erfcExponent} (as {@link #gelu}).
+     */
+    public static float geluDerivative(float x) {
+        double z = Math.abs(x * SQRT_HALF);
+        double t = 1.0 / (1.0 + 0.5 * z);
+        double half = 0.5 * t * Math.exp(RowOps.erfcExponent(z, t)); // erfc(|x| / sqrt 2) / 2
+        double cdf = x >= 0 ? 1 - half : half;
+        return (float) (cdf + x * Math.exp(-0.5 * x * x) * INV_SQRT_2PI);
+    }
+
+    @Override
+    public void geluAndGrad(float[] u, float[] f, float[] g, int off, int n) {
+        for (int i = off; i < off + n; i++) {
+            float x = u[i];
+            f[i] = gelu(x);
+            g[i] = geluDerivative(x);
+        }
+    }
+
+    @Override
+    public void softmaxBackward(float[] p, float[] dp, int off, int n, float t) {
+        for (int i = off; i < off + n; i++) {
+            dp[i] = p[i] * (dp[i] - t);
+        }
+    }
+
+    @Override
+    public void multiply(float[] r, int off, float[] m, int mOff, int n) {
+        for (int i = 0; i < n; i++) {
+            r[off + i] *= m[mOff + i];
+        }
+    }
+
+    @Override
+    public float dot(float[] a, int aOff, float[] b, int bOff, int n) {
+        float s = 0;
+        for (int i = 0; i < n; i++) {
+            s += a[aOff + i] * b[bOff + i];
+        }
+        return s;
+    }
+
+    @Override
+    public void accumulate(float[] acc, float[] r, int off, int n) {
+        for (int i = 0; i < n; i++) {
+            acc[i] += r[off + i];
+        }
+    }
 }

@@ -238,4 +238,187 @@ public final class VectorRowOps implements RowOps {
             dst[dOff + i] = src[sOff + i] + b[bOff + i];
         }
     }
+
+    @Override
+    public void layerNormBackward(float[] z, float[] dy, float[] dz, int off, int n, float[] gamma, float eps,
+                                  float[] dGamma, float[] dBeta) {
+        int ub = S.loopBound(n);
+        FloatVector sv = FloatVector.zero(S);
+        int i = 0;
+        for (; i < ub; i += L) {
+            sv = sv.add(FloatVector.fromArray(S, z, off + i));
+        }
+        float s = sum(sv);
+        for (; i < n; i++) {
+            s += z[off + i];
+        }
+        float mean = s / n;
+        FloatVector mv = FloatVector.broadcast(S, mean);
+        FloatVector vv = FloatVector.zero(S);
+        for (i = 0; i < ub; i += L) {
+            FloatVector c = FloatVector.fromArray(S, z, off + i).sub(mv);
+            vv = c.fma(c, vv);
+        }
+        float v = sum(vv);
+        for (; i < n; i++) {
+            float c = z[off + i] - mean;
+            v += c * c;
+        }
+        float rstd = (float) (1.0 / Math.sqrt(v / n + eps));
+        FloatVector rv = FloatVector.broadcast(S, rstd);
+        FloatVector s1v = FloatVector.zero(S);
+        FloatVector s2v = FloatVector.zero(S);
+        for (i = 0; i < ub; i += L) {
+            FloatVector xhat = FloatVector.fromArray(S, z, off + i).sub(mv).mul(rv);
+            FloatVector d = FloatVector.fromArray(S, dy, off + i);
+            FloatVector g = d.mul(FloatVector.fromArray(S, gamma, i));
+            s1v = s1v.add(g);
+            s2v = g.fma(xhat, s2v);
+            d.fma(xhat, FloatVector.fromArray(S, dGamma, i)).intoArray(dGamma, i);
+            d.add(FloatVector.fromArray(S, dBeta, i)).intoArray(dBeta, i);
+        }
+        float s1 = sum(s1v);
+        float s2 = sum(s2v);
+        for (; i < n; i++) {
+            float xhat = (z[off + i] - mean) * rstd;
+            float d = dy[off + i];
+            float g = d * gamma[i];
+            s1 += g;
+            s2 += g * xhat;
+            dGamma[i] += d * xhat;
+            dBeta[i] += d;
+        }
+        float m1 = s1 / n;
+        float m2 = s2 / n;
+        FloatVector m1v = FloatVector.broadcast(S, m1);
+        FloatVector m2v = FloatVector.broadcast(S, m2);
+        for (i = 0; i < ub; i += L) {
+            FloatVector xhat = FloatVector.fromArray(S, z, off + i).sub(mv).mul(rv);
+            FloatVector g = FloatVector.fromArray(S, dy, off + i).mul(FloatVector.fromArray(S, gamma, i));
+            g.sub(m1v).sub(xhat.mul(m2v)).mul(rv).intoArray(dz, off + i);
+        }
+        for (; i < n; i++) {
+            float xhat = (z[off + i] - mean) * rstd;
+            float g = dy[off + i] * gamma[i];
+            dz[off + i] = rstd * (g - m1 - xhat * m2);
+        }
+    }
+
+    @Override
+    public void geluGrad(float[] u, float[] r, int off, int n) {
+        int ub = S.loopBound(n);
+        int i = 0;
+        for (; i < ub; i += L) {
+            FloatVector x = FloatVector.fromArray(S, u, off + i);
+            FloatVector.fromArray(S, r, off + i).mul(geluDerivative(x)).intoArray(r, off + i);
+        }
+        for (; i < n; i++) {
+            r[off + i] *= ScalarRowOps.geluDerivative(u[off + i]);
+        }
+    }
+
+    @Override
+    public void geluAndGrad(float[] u, float[] f, float[] g, int off, int n) {
+        int ub = S.loopBound(n);
+        int i = 0;
+        FloatVector one = FloatVector.broadcast(S, 1f);
+        for (; i < ub; i += L) {
+            FloatVector x = FloatVector.fromArray(S, u, off + i);
+            FloatVector z = x.mul((float) SQRT_HALF).abs();
+            FloatVector t = one.div(z.mul(0.5f).add(1f));
+            FloatVector p = t.mul(0.17087277f).add(-0.82215223f);
+            p = p.fma(t, c(1.48851587f));
+            p = p.fma(t, c(-1.13520398f));
+            p = p.fma(t, c(0.27886807f));
+            p = p.fma(t, c(-0.18628806f));
+            p = p.fma(t, c(0.09678418f));
+            p = p.fma(t, c(0.37409196f));
+            p = p.fma(t, c(1.00002368f));
+            p = p.fma(t, c(-1.26551223f));
+            FloatVector z2 = z.mul(z);
+            FloatVector ans = t.mul(exp(p.sub(z2)));
+            // as gelu(): max(x, 0) - |x| erfc / 2; as geluDerivative(): cdf + x phi(x)
+            x.max(0f).sub(x.abs().mul(0.5f).mul(ans)).intoArray(f, off + i);
+            FloatVector half = ans.mul(0.5f);
+            FloatVector cdf = one.sub(half).blend(half, x.lt(0f));
+            x.mul(exp(z2.neg())).mul((float) INV_SQRT_2PI).add(cdf).intoArray(g, off + i);
+        }
+        for (; i < n; i++) {
+            f[off + i] = ScalarRowOps.gelu(u[off + i]);
+            g[off + i] = ScalarRowOps.geluDerivative(u[off + i]);
+        }
+    }
+
+    /** {@link ScalarRowOps#geluDerivative} on a vector (in float). */
+    private static FloatVector geluDerivative(FloatVector x) {
+        FloatVector z = x.mul((float) SQRT_HALF).abs();
+        FloatVector t = FloatVector.broadcast(S, 1f).div(z.mul(0.5f).add(1f));
+        FloatVector p = t.mul(0.17087277f).add(-0.82215223f);
+        p = p.fma(t, c(1.48851587f));
+        p = p.fma(t, c(-1.13520398f));
+        p = p.fma(t, c(0.27886807f));
+        p = p.fma(t, c(-0.18628806f));
+        p = p.fma(t, c(0.09678418f));
+        p = p.fma(t, c(0.37409196f));
+        p = p.fma(t, c(1.00002368f));
+        p = p.fma(t, c(-1.26551223f));
+        FloatVector z2 = z.mul(z);
+        FloatVector half = t.mul(exp(p.sub(z2))).mul(0.5f);
+        FloatVector cdf = FloatVector.broadcast(S, 1f).sub(half).blend(half, x.lt(0f));
+        // phi(x) = exp(-x^2 / 2) / sqrt(2 pi) = exp(-z^2) / sqrt(2 pi)
+        return x.mul(exp(z2.neg())).mul((float) INV_SQRT_2PI).add(cdf);
+    }
+
+    @Override
+    public void softmaxBackward(float[] p, float[] dp, int off, int n, float t) {
+        int ub = S.loopBound(n);
+        FloatVector tv = FloatVector.broadcast(S, t);
+        int i = 0;
+        for (; i < ub; i += L) {
+            FloatVector.fromArray(S, dp, off + i).sub(tv).mul(FloatVector.fromArray(S, p, off + i))
+                    .intoArray(dp, off + i);
+        }
+        for (; i < n; i++) {
+            dp[off + i] = p[off + i] * (dp[off + i] - t);
+        }
+    }
+
+    @Override
+    public void multiply(float[] r, int off, float[] m, int mOff, int n) {
+        int ub = S.loopBound(n);
+        int i = 0;
+        for (; i < ub; i += L) {
+            FloatVector.fromArray(S, r, off + i).mul(FloatVector.fromArray(S, m, mOff + i)).intoArray(r, off + i);
+        }
+        for (; i < n; i++) {
+            r[off + i] *= m[mOff + i];
+        }
+    }
+
+    @Override
+    public float dot(float[] a, int aOff, float[] b, int bOff, int n) {
+        int ub = S.loopBound(n);
+        FloatVector sv = FloatVector.zero(S);
+        int i = 0;
+        for (; i < ub; i += L) {
+            sv = FloatVector.fromArray(S, a, aOff + i).fma(FloatVector.fromArray(S, b, bOff + i), sv);
+        }
+        float s = sum(sv);
+        for (; i < n; i++) {
+            s += a[aOff + i] * b[bOff + i];
+        }
+        return s;
+    }
+
+    @Override
+    public void accumulate(float[] acc, float[] r, int off, int n) {
+        int ub = S.loopBound(n);
+        int i = 0;
+        for (; i < ub; i += L) {
+            FloatVector.fromArray(S, acc, i).add(FloatVector.fromArray(S, r, off + i)).intoArray(acc, i);
+        }
+        for (; i < n; i++) {
+            acc[i] += r[off + i];
+        }
+    }
 }

@@ -102,6 +102,65 @@ class LongformerBackpropTest {
         }
     }
 
+    /**
+     * The float32 pass (row kernels, SIMD and scalar) gives the float64 pass's (ND4J ops) outputs and gradients
+     * within float32 rounding: with and without dropout, both checkpointing modes, one head or all per chunk, as the
+     * second pass of an instance (reusing the first pass's arrays).
+     */
+    @Test
+    void float32RowKernelsMatchFloat64() {
+        List<org.locore.model.rowops.RowOps> kernels = new java.util.ArrayList<>();
+        kernels.add(new org.locore.model.rowops.ScalarRowOps());
+        if (org.locore.model.rowops.RowOps.VECTOR_API) kernels.add(org.locore.model.rowops.RowOps.best());
+        for (Long seed : new Long[]{null, 5L}) {
+            LongformerConfig c = config(seed == null ? 0.0 : 0.2);
+            Map<String, INDArray> p = params(c, 1);
+            INDArray input = Nd4j.randn(DataType.DOUBLE, 2, N, 16);
+            INDArray up = Nd4j.randn(DataType.DOUBLE, 2, N, 16);
+            Run ref = run(c, p, input, up, Long.MAX_VALUE, seed);
+            Map<String, INDArray> p32 = new LinkedHashMap<>();
+            for (Map.Entry<String, INDArray> e : p.entrySet()) p32.put(e.getKey(), e.getValue().castTo(DataType.FLOAT));
+            for (org.locore.model.rowops.RowOps ops : kernels) {
+                for (LongformerBackprop.Checkpointing mode : LongformerBackprop.Checkpointing.values()) {
+                    for (long chunkBytes : new long[]{Long.MAX_VALUE, 1}) {
+                        LongformerBackprop bp = new LongformerBackprop(c, c.numLayers(), PREFIX, p32::get, mode, ops)
+                                .withChunkBytes(chunkBytes);
+                        // a first pass on other values: the second reuses its tape and working arrays
+                        Map<String, INDArray> scratchGrads = new LinkedHashMap<>();
+                        for (Map.Entry<String, INDArray> e : p32.entrySet()) {
+                            scratchGrads.put(e.getKey(), Nd4j.zerosLike(e.getValue()));
+                        }
+                        bp.forward(input.castTo(DataType.FLOAT).muli(-0.7), attention(), global(), 8, new Random(99));
+                        bp.backward(up.castTo(DataType.FLOAT).muli(3), scratchGrads::get);
+                        INDArray hidden = bp.forward(input.castTo(DataType.FLOAT), attention(), global(), 8,
+                                seed == null ? null : new Random(seed));
+                        Map<String, INDArray> grads = new LinkedHashMap<>();
+                        for (Map.Entry<String, INDArray> e : p32.entrySet()) {
+                            grads.put(e.getKey(), Nd4j.zerosLike(e.getValue()));
+                        }
+                        INDArray dIn = bp.backward(up.castTo(DataType.FLOAT), grads::get);
+                        String what = ops.getClass().getSimpleName() + ", " + mode + ", chunk " + chunkBytes
+                                + (seed == null ? ", no dropout" : ", dropout");
+                        assertClose(ref.hidden(), hidden.castTo(DataType.DOUBLE), 2e-5, what + ": hidden");
+                        assertClose(ref.dInput(), dIn.castTo(DataType.DOUBLE), 2e-5, what + ": input gradient");
+                        for (String k : ref.grads().keySet()) {
+                            INDArray expected = ref.grads().get(k);
+                            INDArray actual = grads.get(k).castTo(DataType.DOUBLE);
+                            if (k.endsWith(".key.bias") || k.endsWith(".key_global.bias")) {
+                                // exactly 0 (a key bias shifts a whole softmax row): float32 rounding noise on
+                                // the scale of the value bias's gradient
+                                double scale = ref.grads().get(k.replace(".key", ".value")).amaxNumber().doubleValue();
+                                assertTrue(actual.amaxNumber().doubleValue() <= 2e-5 * scale, what + ": " + k);
+                            } else {
+                                assertClose(expected, actual, 2e-5, what + ": " + k);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
     @Test
     void finiteDifferences() {
         LongformerConfig c = config(0.0);

@@ -136,6 +136,162 @@ class RowOpsTest {
         }
     }
 
+    @Test
+    void scalarGeluDerivativeIsThatOfTheErfGelu() {
+        // Phi(x) + x phi(x) against central differences of the double-precision erf GELU
+        for (int i = 0; i <= 400; i++) {
+            double x = -10 + i * 0.05;
+            double h = 1e-5;
+            double fd = (geluDouble(x + h) - geluDouble(x - h)) / (2 * h);
+            assertEquals(fd, ScalarRowOps.geluDerivative((float) x), 1e-6, "gelu'(" + x + ")");
+        }
+        assertEquals(0.5, ScalarRowOps.geluDerivative(0f), 1e-7);
+        assertEquals(1.0833154705876864, ScalarRowOps.geluDerivative(1f), 1e-6);
+        assertEquals(-0.08331547058768642, ScalarRowOps.geluDerivative(-1f), 1e-6);
+    }
+
+    private static double geluDouble(double x) {
+        INDArray e = Nd4j.scalar(x * RowOps.SQRT_HALF);
+        Nd4j.exec(new Erf(e, e));
+        return x * (e.getDouble(0) + 1) * 0.5;
+    }
+
+    @Test
+    void scalarLayerNormBackwardMatchesFiniteDifferences() {
+        RowOps s = new ScalarRowOps();
+        Random r = new Random(5);
+        int n = 37;
+        double[] z = new double[n];
+        double[] dy = new double[n];
+        float[] gamma = new float[n];
+        float[] beta = new float[n];
+        for (int i = 0; i < n; i++) {
+            z[i] = r.nextGaussian() * 2 + 0.5;
+            dy[i] = r.nextGaussian();
+            gamma[i] = (float) (1 + 0.3 * r.nextGaussian());
+            beta[i] = (float) r.nextGaussian();
+        }
+        float[] zf = new float[n];
+        float[] dyf = new float[n];
+        for (int i = 0; i < n; i++) {
+            zf[i] = (float) z[i];
+            dyf[i] = (float) dy[i];
+        }
+        float[] dz = new float[n];
+        float[] dGamma = new float[n];
+        float[] dBeta = new float[n];
+        s.layerNormBackward(zf, dyf, dz, 0, n, gamma, 1e-5f, dGamma, dBeta);
+        double h = 1e-4;
+        for (int k = 0; k < n; k++) {
+            double[] zp = toDouble(zf);
+            double[] zm = toDouble(zf);
+            zp[k] += h;
+            zm[k] -= h;
+            double fd = (lnLoss(zp, dyf, gamma, beta) - lnLoss(zm, dyf, gamma, beta)) / (2 * h);
+            assertEquals(fd, dz[k], 1e-4, "dz[" + k + "]");
+            double[] xhat = normalized(toDouble(zf));
+            assertEquals(dyf[k] * xhat[k], dGamma[k], 1e-5, "dGamma[" + k + "]");
+            assertEquals(dyf[k], dBeta[k], 0, "dBeta[" + k + "]");
+        }
+    }
+
+    private static double[] toDouble(float[] a) {
+        double[] d = new double[a.length];
+        for (int i = 0; i < a.length; i++) d[i] = a[i];
+        return d;
+    }
+
+    private static double[] normalized(double[] z) {
+        double mean = 0;
+        for (double v : z) mean += v;
+        mean /= z.length;
+        double var = 0;
+        for (double v : z) var += (v - mean) * (v - mean);
+        var /= z.length;
+        double rstd = 1 / Math.sqrt(var + 1e-5);
+        double[] x = new double[z.length];
+        for (int i = 0; i < z.length; i++) x[i] = (z[i] - mean) * rstd;
+        return x;
+    }
+
+    /** {@code sum(dy * LayerNorm(z))}. */
+    private static double lnLoss(double[] z, float[] dy, float[] gamma, float[] beta) {
+        double[] x = normalized(z);
+        double l = 0;
+        for (int i = 0; i < z.length; i++) l += dy[i] * (x[i] * gamma[i] + beta[i]);
+        return l;
+    }
+
+    @Test
+    void vectorBackwardKernelsMatchScalar() {
+        Assumptions.assumeTrue(RowOps.VECTOR_API, "jdk.incubator.vector not enabled");
+        RowOps v = RowOps.best();
+        RowOps s = new ScalarRowOps();
+        Random r = new Random(4);
+        for (int n : new int[]{1, 7, 16, 33, 200, 918, 3072}) {
+            int off = 5;
+            float[] row = new float[off + n];
+            float[] row2 = new float[off + n];
+            float[] w = new float[n];
+            for (int i = 0; i < off + n; i++) {
+                row[i] = (float) (r.nextGaussian() * 4);
+                row2[i] = (float) r.nextGaussian();
+            }
+            row[off] = 15f; // far tails of the GELU derivative
+            if (n > 1) row[off + 1] = -15f;
+            for (int i = 0; i < n; i++) w[i] = (float) (1 + 0.3 * r.nextGaussian());
+            float[] a1 = row2.clone();
+            float[] a2 = row2.clone();
+            s.geluGrad(row, a1, off, n);
+            v.geluGrad(row, a2, off, n);
+            assertClose(a1, a2, 1e-6, "geluGrad, n " + n);
+            float[] f1 = new float[off + n];
+            float[] f2 = new float[off + n];
+            float[] d1 = new float[off + n];
+            float[] d2 = new float[off + n];
+            s.geluAndGrad(row, f1, d1, off, n);
+            v.geluAndGrad(row, f2, d2, off, n);
+            assertClose(f1, f2, 1e-6, "geluAndGrad f, n " + n);
+            assertClose(d1, d2, 1e-6, "geluAndGrad g, n " + n);
+            float[] gelu = row.clone();
+            v.biasGelu(gelu, off, n, new float[n]);
+            float[] grad = new float[off + n];
+            java.util.Arrays.fill(grad, 1f);
+            v.geluGrad(row, grad, off, n);
+            for (int i = off; i < off + n; i++) {
+                assertEquals(gelu[i], f2[i], 0, "geluAndGrad f as biasGelu [" + i + "]");
+                assertEquals(grad[i], d2[i], 1e-6, "geluAndGrad g as geluGrad [" + i + "]");
+            }
+            float[] g1 = new float[n];
+            float[] g2 = new float[n];
+            float[] b1 = new float[n];
+            float[] b2 = new float[n];
+            a1 = new float[off + n];
+            a2 = new float[off + n];
+            s.layerNormBackward(row, row2, a1, off, n, w, 1e-5f, g1, b1);
+            v.layerNormBackward(row, row2, a2, off, n, w, 1e-5f, g2, b2);
+            assertClose(a1, a2, 1e-5, "layerNormBackward dz, n " + n);
+            assertClose(g1, g2, 1e-5, "layerNormBackward dGamma, n " + n);
+            assertClose(b1, b2, 0, "layerNormBackward dBeta, n " + n);
+            a1 = row2.clone();
+            a2 = row2.clone();
+            s.softmaxBackward(row, a1, off, n, 0.7f);
+            v.softmaxBackward(row, a2, off, n, 0.7f);
+            assertClose(a1, a2, 0, "softmaxBackward, n " + n);
+            a1 = row2.clone();
+            a2 = row2.clone();
+            s.multiply(a1, off, row, off, n);
+            v.multiply(a2, off, row, off, n);
+            assertClose(a1, a2, 0, "multiply, n " + n);
+            assertEquals(s.dot(row, off, row2, off, n), v.dot(row, off, row2, off, n), 1e-5 * n, "dot, n " + n);
+            g1 = w.clone();
+            g2 = w.clone();
+            s.accumulate(g1, row, off, n);
+            v.accumulate(g2, row, off, n);
+            assertClose(g1, g2, 0, "accumulate, n " + n);
+        }
+    }
+
     private static void assertClose(float[] a, float[] b, double tol, String what) {
         assertEquals(a.length, b.length, what);
         for (int i = 0; i < a.length; i++) {
