@@ -1,5 +1,7 @@
 package org.locore.model.longformer;
 
+import org.locore.model.rowops.StridedGemm;
+import org.locore.model.rowops.Workers;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.api.ops.impl.transforms.custom.SoftMax;
@@ -215,9 +217,15 @@ final class AttentionBackprop implements AutoCloseable {
                 free(mask);
                 timer.lap("fwd attn: dropout");
             }
-            Nd4j.matmul(probs, vWin.reshape((long) chunk * nb, cols, d),
-                    out.get(interval((long) h0 * np, (long) (h0 + chunk) * np), all()).reshape((long) chunk * nb, w, d),
-                    false, false, false);
+            if (rw != null) {
+                // out block = probs block [w, cols] x vWin block [cols, d]
+                batched(false, false, w, d, cols, probs, 0, (long) w * cols, vWin, 0, (long) cols * d,
+                        out, (long) h0 * np * d, (long) w * d);
+            } else {
+                Nd4j.matmul(probs, vWin.reshape((long) chunk * nb, cols, d),
+                        out.get(interval((long) h0 * np, (long) (h0 + chunk) * np), all())
+                                .reshape((long) chunk * nb, w, d), false, false, false);
+            }
             timer.lap("fwd attn: values (batched GEMM)");
         }
         Nd4j.pullRows(out, attn.reshape((long) n * h, d), 1, mergeRows);
@@ -430,8 +438,15 @@ final class AttentionBackprop implements AutoCloseable {
         Nd4j.pullRows(heads, kWin, 1, windowRows(1, h0, globalIdx));
         Nd4j.pullRows(heads, vWin, 1, windowRows(2, h0, globalIdx));
         timer.lap(stage + "key/value windows");
-        INDArray qc = q.get(interval((long) h0 * np, (long) (h0 + chunk) * np), all()).reshape((long) chunk * nb, w, d);
-        Nd4j.matmul(qc, kWin.reshape((long) chunk * nb, cols, d), probs, false, true, false);
+        if (rw != null) {
+            // probs block [w, cols] = q block [w, d] x kWin block [cols, d]^T
+            batched(false, true, w, cols, d, q, (long) h0 * np * d, (long) w * d, kWin, 0, (long) cols * d,
+                    probs, 0, (long) w * cols);
+        } else {
+            INDArray qc = q.get(interval((long) h0 * np, (long) (h0 + chunk) * np), all())
+                    .reshape((long) chunk * nb, w, d);
+            Nd4j.matmul(qc, kWin.reshape((long) chunk * nb, cols, d), probs, false, true, false);
+        }
         timer.lap(stage + "scores (batched GEMM)");
         if (rw != null) {
             softmaxRows(h0, rm, r, maskWith);
@@ -509,10 +524,17 @@ final class AttentionBackprop implements AutoCloseable {
         INDArray dKw = dKWin.get(interval(0, winRows), all()).reshape((long) chunk * nb, cols, d);
         boolean dropped = drop != null && drop.window() != null;
         INDArray mask = rw != null || !dropped ? null : windowMask(drop, h0);
-        if (rw != null && dropped) {
-            maskedProbsRows(h0, drop);
-            timer.lap("bwd attn: dropout");
-            Nd4j.matmul(tmp, dOut, dVw, true, false, false);
+        long outOff = (long) h0 * np * d;
+        if (rw != null) {
+            INDArray p = probs;
+            if (dropped) {
+                maskedProbsRows(h0, drop);
+                timer.lap("bwd attn: dropout");
+                p = tmp;
+            }
+            // dVw block [cols, d] = p block [w, cols]^T x dOut block [w, d]
+            batched(true, false, cols, d, w, p, 0, (long) w * cols, out, outOff, (long) w * d,
+                    dVWin, 0, (long) cols * d);
         } else if (mask != null) {
             timer.lap("bwd attn: dropout masks");
             probs.mul(mask, tmp);
@@ -522,7 +544,12 @@ final class AttentionBackprop implements AutoCloseable {
             Nd4j.matmul(probs, dOut, dVw, true, false, false);
         }
         timer.lap("bwd attn: value gradient (batched GEMM)");
-        Nd4j.matmul(dOut, vWin.reshape((long) chunk * nb, cols, d), dProbs, false, true, false); // [chunk nb, w, cols]
+        if (rw != null) {
+            batched(false, true, w, cols, d, out, outOff, (long) w * d, vWin, 0, (long) cols * d,
+                    dProbs, 0, (long) w * cols);
+        } else {
+            Nd4j.matmul(dOut, vWin.reshape((long) chunk * nb, cols, d), dProbs, false, true, false); // [chunk nb, w, cols]
+        }
         timer.lap("bwd attn: probability gradient (batched GEMM)");
         if (mask != null) {
             dProbs.muli(mask);
@@ -536,16 +563,40 @@ final class AttentionBackprop implements AutoCloseable {
                     (long) chunk * nb * w, cols);
         }
         timer.lap("bwd attn: softmax backward");
-        INDArray qc = q.get(interval((long) h0 * np, (long) (h0 + chunk) * np), all()).reshape((long) chunk * nb, w, d);
-        Nd4j.matmul(dProbs, kWin.reshape((long) chunk * nb, cols, d),
-                dQ.get(interval((long) h0 * np, (long) (h0 + chunk) * np), all()).reshape((long) chunk * nb, w, d),
-                false, false, false);
-        timer.lap("bwd attn: query gradient (batched GEMM)");
-        Nd4j.matmul(dProbs, qc, dKw, true, false, false); // [chunk nb, cols, d]
+        if (rw != null) {
+            // dQ block [w, d] = dProbs block [w, cols] x kWin block [cols, d]; dKw block = dProbs^T x q block
+            batched(false, false, w, d, cols, dProbs, 0, (long) w * cols, kWin, 0, (long) cols * d,
+                    dQ, outOff, (long) w * d);
+            timer.lap("bwd attn: query gradient (batched GEMM)");
+            batched(true, false, cols, d, w, dProbs, 0, (long) w * cols, q, outOff, (long) w * d,
+                    dKWin, 0, (long) cols * d);
+        } else {
+            INDArray qc = q.get(interval((long) h0 * np, (long) (h0 + chunk) * np), all())
+                    .reshape((long) chunk * nb, w, d);
+            Nd4j.matmul(dProbs, kWin.reshape((long) chunk * nb, cols, d),
+                    dQ.get(interval((long) h0 * np, (long) (h0 + chunk) * np), all()).reshape((long) chunk * nb, w, d),
+                    false, false, false);
+            timer.lap("bwd attn: query gradient (batched GEMM)");
+            Nd4j.matmul(dProbs, qc, dKw, true, false, false); // [chunk nb, cols, d]
+        }
         timer.lap("bwd attn: key gradient (batched GEMM)");
         toTokens(dKWin, 1, h0, globalIdx);
         toTokens(dVWin, 2, h0, globalIdx);
         timer.lap("bwd attn: window gradients to tokens");
+    }
+
+    /**
+     * float32: the {@code chunk nb} products of a head chunk's blocks, {@code C_i = op(A_i) op(B_i)} with block i of
+     * each operand at {@code off + i stride} in its (whole, row-major) array, as single-threaded GEMMs read and
+     * written in place ({@link StridedGemm}) in parallel jobs on the workers; {@code op(A_i)} is {@code [m, k]},
+     * {@code op(B_i)} {@code [k, n]}, {@code C_i} {@code [m, n]}, leading dimensions the stored row lengths.
+     */
+    private void batched(boolean ta, boolean tb, int m, int nn, int k, INDArray a, long aOff, long aStride,
+                         INDArray b, long bOff, long bStride, INDArray c, long cOff, long cStride) {
+        int lda = ta ? m : k;
+        int ldb = tb ? k : nn;
+        Workers.jobs(rw.threads, chunk * nb, (kk, i) -> StridedGemm.sgemm(ta, tb, m, nn, k, 1f,
+                a, aOff + i * aStride, lda, b, bOff + i * bStride, ldb, 0f, c, cOff + i * cStride, nn));
     }
 
     /**
