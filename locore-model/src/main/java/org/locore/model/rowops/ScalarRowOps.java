@@ -32,19 +32,29 @@ public final class ScalarRowOps implements RowOps {
         return sum;
     }
 
-    @Override
-    public void layerNorm(float[] x, float[] out, int off, int n, float[] w, float[] b, float eps) {
+    /** The mean of {@code x[off, off + n)} (summed in order). */
+    private static float mean(float[] x, int off, int n) {
         float s = 0;
         for (int i = off; i < off + n; i++) {
             s += x[i];
         }
-        float mean = s / n;
+        return s / n;
+    }
+
+    /** {@code 1 / sqrt(var + eps)} of {@code x[off, off + n)} with the biased variance around {@code mean}. */
+    private static float rstd(float[] x, int off, int n, float mean, float eps) {
         float v = 0;
         for (int i = off; i < off + n; i++) {
             float c = x[i] - mean;
             v += c * c;
         }
-        float rstd = (float) (1.0 / Math.sqrt(v / n + eps));
+        return (float) (1.0 / Math.sqrt(v / n + eps));
+    }
+
+    @Override
+    public void layerNorm(float[] x, float[] out, int off, int n, float[] w, float[] b, float eps) {
+        float mean = mean(x, off, n);
+        float rstd = rstd(x, off, n, mean, eps);
         for (int i = 0; i < n; i++) {
             out[off + i] = (x[off + i] - mean) * rstd * w[i] + b[i];
         }
@@ -94,17 +104,8 @@ public final class ScalarRowOps implements RowOps {
     @Override
     public void layerNormBackward(float[] z, float[] dy, float[] dz, int off, int n, float[] gamma, float eps,
                                   float[] dGamma, float[] dBeta) {
-        float s = 0;
-        for (int i = off; i < off + n; i++) {
-            s += z[i];
-        }
-        float mean = s / n;
-        float v = 0;
-        for (int i = off; i < off + n; i++) {
-            float c = z[i] - mean;
-            v += c * c;
-        }
-        float rstd = (float) (1.0 / Math.sqrt(v / n + eps));
+        float mean = mean(z, off, n);
+        float rstd = rstd(z, off, n, mean, eps);
         float s1 = 0;
         float s2 = 0;
         for (int i = 0; i < n; i++) {

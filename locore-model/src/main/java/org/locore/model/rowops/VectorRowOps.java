@@ -92,8 +92,8 @@ public final class VectorRowOps implements RowOps {
         return sum;
     }
 
-    @Override
-    public void layerNorm(float[] x, float[] out, int off, int n, float[] w, float[] b, float eps) {
+    /** The mean of {@code x[off, off + n)}: lanes summed in order, then the tail. */
+    private static float mean(float[] x, int off, int n) {
         int ub = S.loopBound(n);
         FloatVector sv = FloatVector.zero(S);
         int i = 0;
@@ -104,10 +104,16 @@ public final class VectorRowOps implements RowOps {
         for (; i < n; i++) {
             s += x[off + i];
         }
-        float mean = s / n;
+        return s / n;
+    }
+
+    /** {@code 1 / sqrt(var + eps)} of {@code x[off, off + n)} with the biased variance around {@code mean}. */
+    private static float rstd(float[] x, int off, int n, float mean, float eps) {
+        int ub = S.loopBound(n);
         FloatVector mv = FloatVector.broadcast(S, mean);
         FloatVector vv = FloatVector.zero(S);
-        for (i = 0; i < ub; i += L) {
+        int i = 0;
+        for (; i < ub; i += L) {
             FloatVector c = FloatVector.fromArray(S, x, off + i).sub(mv);
             vv = c.fma(c, vv);
         }
@@ -116,7 +122,16 @@ public final class VectorRowOps implements RowOps {
             float c = x[off + i] - mean;
             v += c * c;
         }
-        float rstd = (float) (1.0 / Math.sqrt(v / n + eps));
+        return (float) (1.0 / Math.sqrt(v / n + eps));
+    }
+
+    @Override
+    public void layerNorm(float[] x, float[] out, int off, int n, float[] w, float[] b, float eps) {
+        int ub = S.loopBound(n);
+        int i;
+        float mean = mean(x, off, n);
+        FloatVector mv = FloatVector.broadcast(S, mean);
+        float rstd = rstd(x, off, n, mean, eps);
         FloatVector rv = FloatVector.broadcast(S, rstd);
         for (i = 0; i < ub; i += L) {
             FloatVector.fromArray(S, x, off + i).sub(mv).mul(rv).fma(FloatVector.fromArray(S, w, i), FloatVector.fromArray(S, b, i))
@@ -243,28 +258,10 @@ public final class VectorRowOps implements RowOps {
     public void layerNormBackward(float[] z, float[] dy, float[] dz, int off, int n, float[] gamma, float eps,
                                   float[] dGamma, float[] dBeta) {
         int ub = S.loopBound(n);
-        FloatVector sv = FloatVector.zero(S);
-        int i = 0;
-        for (; i < ub; i += L) {
-            sv = sv.add(FloatVector.fromArray(S, z, off + i));
-        }
-        float s = sum(sv);
-        for (; i < n; i++) {
-            s += z[off + i];
-        }
-        float mean = s / n;
+        int i;
+        float mean = mean(z, off, n);
         FloatVector mv = FloatVector.broadcast(S, mean);
-        FloatVector vv = FloatVector.zero(S);
-        for (i = 0; i < ub; i += L) {
-            FloatVector c = FloatVector.fromArray(S, z, off + i).sub(mv);
-            vv = c.fma(c, vv);
-        }
-        float v = sum(vv);
-        for (; i < n; i++) {
-            float c = z[off + i] - mean;
-            v += c * c;
-        }
-        float rstd = (float) (1.0 / Math.sqrt(v / n + eps));
+        float rstd = rstd(z, off, n, mean, eps);
         FloatVector rv = FloatVector.broadcast(S, rstd);
         FloatVector s1v = FloatVector.zero(S);
         FloatVector s2v = FloatVector.zero(S);
