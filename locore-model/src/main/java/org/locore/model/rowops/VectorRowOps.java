@@ -158,6 +158,15 @@ public final class VectorRowOps implements RowOps {
     /** {@link ScalarRowOps#gelu} on a vector (in float). */
     private static FloatVector gelu(FloatVector x) {
         FloatVector z = x.mul((float) SQRT_HALF).abs();
+        FloatVector ans = erfc(z);
+        return x.max(0f).sub(x.abs().mul(0.5f).mul(ans));
+    }
+
+    /**
+     * {@code erfc(z)} for {@code z >= 0} as {@code t exp(P(t) - z^2)}, {@code t = 1 / (1 + z / 2)}
+     * ({@link RowOps#erfcExponent}'s polynomial, in float): shared by the GELU and its derivative.
+     */
+    private static FloatVector erfc(FloatVector z) {
         FloatVector t = FloatVector.broadcast(S, 1f).div(z.mul(0.5f).add(1f));
         FloatVector p = t.mul(0.17087277f).add(-0.82215223f);
         p = p.fma(t, c(1.48851587f));
@@ -168,8 +177,7 @@ public final class VectorRowOps implements RowOps {
         p = p.fma(t, c(0.37409196f));
         p = p.fma(t, c(1.00002368f));
         p = p.fma(t, c(-1.26551223f));
-        FloatVector ans = t.mul(exp(p.sub(z.mul(z))));
-        return x.max(0f).sub(x.abs().mul(0.5f).mul(ans));
+        return t.mul(exp(p.sub(z.mul(z))));
     }
 
     /** The lanes' sum, added in lane order. */
@@ -322,18 +330,8 @@ public final class VectorRowOps implements RowOps {
         for (; i < ub; i += L) {
             FloatVector x = FloatVector.fromArray(S, u, off + i);
             FloatVector z = x.mul((float) SQRT_HALF).abs();
-            FloatVector t = one.div(z.mul(0.5f).add(1f));
-            FloatVector p = t.mul(0.17087277f).add(-0.82215223f);
-            p = p.fma(t, c(1.48851587f));
-            p = p.fma(t, c(-1.13520398f));
-            p = p.fma(t, c(0.27886807f));
-            p = p.fma(t, c(-0.18628806f));
-            p = p.fma(t, c(0.09678418f));
-            p = p.fma(t, c(0.37409196f));
-            p = p.fma(t, c(1.00002368f));
-            p = p.fma(t, c(-1.26551223f));
             FloatVector z2 = z.mul(z);
-            FloatVector ans = t.mul(exp(p.sub(z2)));
+            FloatVector ans = erfc(z);
             // as gelu(): max(x, 0) - |x| erfc / 2; as geluDerivative(): cdf + x phi(x)
             x.max(0f).sub(x.abs().mul(0.5f).mul(ans)).intoArray(f, off + i);
             FloatVector half = ans.mul(0.5f);
@@ -349,18 +347,8 @@ public final class VectorRowOps implements RowOps {
     /** {@link ScalarRowOps#geluDerivative} on a vector (in float). */
     private static FloatVector geluDerivative(FloatVector x) {
         FloatVector z = x.mul((float) SQRT_HALF).abs();
-        FloatVector t = FloatVector.broadcast(S, 1f).div(z.mul(0.5f).add(1f));
-        FloatVector p = t.mul(0.17087277f).add(-0.82215223f);
-        p = p.fma(t, c(1.48851587f));
-        p = p.fma(t, c(-1.13520398f));
-        p = p.fma(t, c(0.27886807f));
-        p = p.fma(t, c(-0.18628806f));
-        p = p.fma(t, c(0.09678418f));
-        p = p.fma(t, c(0.37409196f));
-        p = p.fma(t, c(1.00002368f));
-        p = p.fma(t, c(-1.26551223f));
         FloatVector z2 = z.mul(z);
-        FloatVector half = t.mul(exp(p.sub(z2))).mul(0.5f);
+        FloatVector half = erfc(z).mul(0.5f);
         FloatVector cdf = FloatVector.broadcast(S, 1f).sub(half).blend(half, x.lt(0f));
         // phi(x) = exp(-x^2 / 2) / sqrt(2 pi) = exp(-z^2) / sqrt(2 pi)
         return x.mul(exp(z2.neg())).mul((float) INV_SQRT_2PI).add(cdf);
