@@ -95,6 +95,25 @@ public interface RowOps {
     }
 
     /**
+     * Softmax exponentials {@code exp(s - max)} whose argument is below this are taken as exactly 0: they are below
+     * 1.6e-28, far under a float ulp of the row sum (at least 1, the maximum's term), so the softmax does not change,
+     * but kept they would make the attention's value GEMMs multiply into subnormal floats, which is many times slower.
+     */
+    float SOFTMAX_FLUSH = -64f;
+
+    /**
+     * The GELU's tail exponentials (in {@code erfc(|x| / sqrt 2)} and the normal density) whose argument is below
+     * this are taken as exactly 0: the term is then below 1.8e-35 (the GELU of {@code x < -12.6} is {@code -0} instead
+     * of a value under 1e-34), and computed it would pass through subnormal floats, which is many times slower.
+     */
+    float GELU_TAIL_FLUSH = -80f;
+
+    /** {@code exp(d)}, or 0 when {@code d < limit} (one of the flush limits above). */
+    static double expFlushed(double d, float limit) {
+        return d < limit ? 0 : Math.exp(d);
+    }
+
+    /**
      * {@code 1 - erf(z)} for {@code z >= 0} without the exponential: {@code erfc(z) = t exp(-z^2 + P(t))} with
      * {@code t = 1 / (1 + z / 2)} (Numerical Recipes' {@code erfcc}, fractional error below 1.2e-7 for all z);
      * this returns {@code P(t) - z^2 - 1.26551223}'s exponent argument. Shared so that both implementations

@@ -10,7 +10,7 @@ public final class ScalarRowOps implements RowOps {
         }
         float sum = 0;
         for (int i = off; i < off + n; i++) {
-            float e = (float) Math.exp(r[i] - m);
+            float e = (float) RowOps.expFlushed(r[i] - m, SOFTMAX_FLUSH);
             r[i] = e;
             sum += e;
         }
@@ -25,7 +25,7 @@ public final class ScalarRowOps implements RowOps {
         }
         float sum = 0;
         for (int i = 0; i < n; i++) {
-            float e = (float) Math.exp(buf.getFloat(byteOff + 4 * i) - m);
+            float e = (float) RowOps.expFlushed(buf.getFloat(byteOff + 4 * i) - m, SOFTMAX_FLUSH);
             buf.putFloat(byteOff + 4 * i, e);
             sum += e;
         }
@@ -75,7 +75,7 @@ public final class ScalarRowOps implements RowOps {
     public static float gelu(float x) {
         double z = Math.abs(x * SQRT_HALF);
         double t = 1.0 / (1.0 + 0.5 * z);
-        double ans = t * Math.exp(RowOps.erfcExponent(z, t)); // erfc(|x| / sqrt 2)
+        double ans = t * RowOps.expFlushed(RowOps.erfcExponent(z, t), GELU_TAIL_FLUSH); // erfc(|x| / sqrt 2)
         return (float) (Math.max(x, 0.0) - 0.5 * Math.abs(x) * ans);
     }
 
@@ -140,9 +140,9 @@ public final class ScalarRowOps implements RowOps {
     public static float geluDerivative(float x) {
         double z = Math.abs(x * SQRT_HALF);
         double t = 1.0 / (1.0 + 0.5 * z);
-        double half = 0.5 * t * Math.exp(RowOps.erfcExponent(z, t)); // erfc(|x| / sqrt 2) / 2
+        double half = 0.5 * t * RowOps.expFlushed(RowOps.erfcExponent(z, t), GELU_TAIL_FLUSH); // erfc(|x| / sqrt 2) / 2
         double cdf = x >= 0 ? 1 - half : half;
-        return (float) (cdf + x * Math.exp(-0.5 * x * x) * INV_SQRT_2PI);
+        return (float) (cdf + x * RowOps.expFlushed(-0.5 * x * x, GELU_TAIL_FLUSH) * INV_SQRT_2PI);
     }
 
     @Override

@@ -28,9 +28,66 @@ public final class VectorRowOps implements RowOps {
     private VectorRowOps() {
     }
 
-    /** A new instance; only call when {@link RowOps#VECTOR_API}. */
+    /** A new instance; only call when {@link RowOps#VECTOR_API}. The first call warms the kernels up ({@link Warm}). */
     public static RowOps create() {
+        Warm.done();
         return new VectorRowOps();
+    }
+
+    /**
+     * Runs every kernel on a dummy row until the JIT has compiled it, once per JVM, before any real work (about a
+     * second). The JIT's vector code depends on the order in which it meets things: compiled in the middle of a
+     * ViT forward, the GELU kernel came out about 3x slower (its vector store not intrinsified: 5.6 instead of 1.7
+     * ns per element), which warming it up on its own first avoids. Results do not depend on it (see the class
+     * comment: same bits interpreted or compiled).
+     */
+    private static final class Warm {
+        private static final float[] SINK = new float[1];
+
+        static {
+            long t0 = System.nanoTime();
+            int n = 163;
+            float[] x = new float[n];
+            float[] y = new float[n];
+            float[] z = new float[n];
+            float[] w = new float[n];
+            float[] b = new float[n];
+            float[] acc = new float[n];
+            for (int i = 0; i < n; i++) {
+                x[i] = (float) Math.sin(i * 0.37) * 3;
+                w[i] = 1f + i % 3 * 0.1f;
+                b[i] = (float) Math.cos(i * 0.11) * 0.1f;
+            }
+            ByteBuffer buf = ByteBuffer.allocateDirect(4 * n).order(ByteOrder.nativeOrder());
+            VectorRowOps ops = new VectorRowOps();
+            float s = 0;
+            for (int it = 0; it < 1500; it++) {
+                System.arraycopy(x, 0, y, 0, n);
+                s += ops.expShifted(y, 0, n);
+                buf.asFloatBuffer().put(x);
+                s += ops.expShifted(buf, 0, n);
+                ops.layerNorm(x, y, 0, n, w, b, 1e-6f);
+                System.arraycopy(x, 0, y, 0, n);
+                ops.biasGelu(y, 0, n, b);
+                ops.residual(z, y, 0, n, b, it % 2 == 0 ? null : w);
+                ops.scale(z, 0, n, 0.5f);
+                ops.addBias(x, 0, y, 0, n, b, 0);
+                ops.geluAndGrad(x, y, z, 0, n);
+                ops.geluGrad(x, y, 0, n);
+                ops.layerNormBackward(x, y, z, 0, n, w, 1e-6f, acc, acc);
+                ops.softmaxBackward(y, z, 0, n, 0.1f);
+                ops.multiply(y, 0, w, 0, n);
+                s += ops.dot(x, 0, y, 0, n);
+                ops.accumulate(acc, z, 0, n);
+            }
+            SINK[0] = s;
+            org.slf4j.LoggerFactory.getLogger(VectorRowOps.class).debug("row kernels warmed up in {} ms",
+                    (System.nanoTime() - t0) / 1_000_000);
+        }
+
+        static void done() {
+            // loading the class ran the warm-up
+        }
     }
 
     @Override
@@ -49,13 +106,13 @@ public final class VectorRowOps implements RowOps {
         FloatVector mm = FloatVector.broadcast(S, m);
         FloatVector sv = FloatVector.zero(S);
         for (i = off; i < ub; i += L) {
-            FloatVector e = exp(FloatVector.fromArray(S, r, i).sub(mm));
+            FloatVector e = exp(FloatVector.fromArray(S, r, i).sub(mm), SOFTMAX_FLUSH);
             e.intoArray(r, i);
             sv = sv.add(e);
         }
         float sum = sum(sv);
         for (; i < end; i++) {
-            float e = (float) Math.exp(r[i] - m);
+            float e = (float) RowOps.expFlushed(r[i] - m, SOFTMAX_FLUSH);
             r[i] = e;
             sum += e;
         }
@@ -79,13 +136,13 @@ public final class VectorRowOps implements RowOps {
         FloatVector sv = FloatVector.zero(S);
         for (i = 0; i < ub; i += L) {
             int o = byteOff + 4 * i;
-            FloatVector e = exp(FloatVector.fromByteBuffer(S, buf, o, order).sub(mm));
+            FloatVector e = exp(FloatVector.fromByteBuffer(S, buf, o, order).sub(mm), SOFTMAX_FLUSH);
             e.intoByteBuffer(buf, o, order);
             sv = sv.add(e);
         }
         float sum = sum(sv);
         for (; i < n; i++) {
-            float e = (float) Math.exp(buf.getFloat(byteOff + 4 * i) - m);
+            float e = (float) RowOps.expFlushed(buf.getFloat(byteOff + 4 * i) - m, SOFTMAX_FLUSH);
             buf.putFloat(byteOff + 4 * i, e);
             sum += e;
         }
@@ -177,7 +234,7 @@ public final class VectorRowOps implements RowOps {
         p = p.fma(t, c(0.37409196f));
         p = p.fma(t, c(1.00002368f));
         p = p.fma(t, c(-1.26551223f));
-        return t.mul(exp(p.sub(z.mul(z))));
+        return t.mul(exp(p.sub(z.mul(z)), GELU_TAIL_FLUSH));
     }
 
     /** The lanes' sum, added in lane order. */
@@ -207,8 +264,13 @@ public final class VectorRowOps implements RowOps {
      * GEMMs multiply into subnormals, which is many times slower).
      */
     static FloatVector exp(FloatVector x) {
-        VectorMask<Float> under = x.lt(-87.3f);
-        x = x.max(-87.3f);
+        return exp(x, -87.3f);
+    }
+
+    /** {@link #exp(FloatVector)}, with every argument below {@code limit} (at least -87.3) giving exactly 0. */
+    static FloatVector exp(FloatVector x, float limit) {
+        VectorMask<Float> under = x.lt(limit);
+        x = x.max(limit);
         FloatVector shifted = x.mul(LOG2E).add(ROUND);
         FloatVector n = shifted.sub(ROUND);
         FloatVector r = x.sub(n.mul(0.693359375f)).sub(n.mul(-2.12194440e-4f));
@@ -336,7 +398,7 @@ public final class VectorRowOps implements RowOps {
             x.max(0f).sub(x.abs().mul(0.5f).mul(ans)).intoArray(f, off + i);
             FloatVector half = ans.mul(0.5f);
             FloatVector cdf = one.sub(half).blend(half, x.lt(0f));
-            x.mul(exp(z2.neg())).mul((float) INV_SQRT_2PI).add(cdf).intoArray(g, off + i);
+            x.mul(exp(z2.neg(), GELU_TAIL_FLUSH)).mul((float) INV_SQRT_2PI).add(cdf).intoArray(g, off + i);
         }
         for (; i < n; i++) {
             f[off + i] = ScalarRowOps.gelu(u[off + i]);
@@ -351,7 +413,7 @@ public final class VectorRowOps implements RowOps {
         FloatVector half = erfc(z).mul(0.5f);
         FloatVector cdf = FloatVector.broadcast(S, 1f).sub(half).blend(half, x.lt(0f));
         // phi(x) = exp(-x^2 / 2) / sqrt(2 pi) = exp(-z^2) / sqrt(2 pi)
-        return x.mul(exp(z2.neg())).mul((float) INV_SQRT_2PI).add(cdf);
+        return x.mul(exp(z2.neg(), GELU_TAIL_FLUSH)).mul((float) INV_SQRT_2PI).add(cdf);
     }
 
     @Override

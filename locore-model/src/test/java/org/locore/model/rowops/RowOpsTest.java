@@ -73,6 +73,74 @@ class RowOpsTest {
         }
     }
 
+    /**
+     * The flushes that keep subnormal floats out of the hot loops: softmax terms below {@code exp(-64)} and the
+     * GELU's tail terms below {@code exp(-80)} are exactly 0 (in both implementations), terms just above are kept,
+     * and no GELU, GELU derivative or softmax numerator is ever subnormal.
+     */
+    @Test
+    void tinyExponentialsAreFlushedNotSubnormal() {
+        java.util.List<RowOps> impls = new java.util.ArrayList<>(java.util.List.of(new ScalarRowOps()));
+        if (RowOps.VECTOR_API) {
+            impls.add(RowOps.best());
+        }
+        for (RowOps ops : impls) {
+            String name = ops.getClass().getSimpleName();
+            // softmax: offsets from the maximum of 0, -63.9 (kept), -64.1 and -80 (flushed), over a vector's width
+            float[] row = new float[67];
+            for (int i = 0; i < row.length; i++) {
+                row[i] = 5f - new float[]{0f, 63.9f, 64.1f, 80f}[i % 4];
+            }
+            float kept = (float) Math.exp(row[1] - row[0]);
+            float sum = ops.expShifted(row, 0, row.length);
+            for (int i = 0; i < row.length; i++) {
+                float want = new float[]{1f, kept, 0f, 0f}[i % 4];
+                assertEquals(want, row[i], 2e-7 * want, name + " softmax numerator " + i);
+            }
+            assertEquals(17f, sum, 1e-6f, name + " softmax sum");
+            // GELU and its derivative over the far negative tail: exact zeros or normal floats, never subnormal
+            int n = 4000;
+            float[] x = new float[n];
+            for (int i = 0; i < n; i++) {
+                x[i] = -40f + i * 0.01f;
+            }
+            float[] f = new float[n];
+            float[] g = new float[n];
+            ops.geluAndGrad(x, f, g, 0, n);
+            float[] b = x.clone();
+            ops.biasGelu(b, 0, n, new float[n]);
+            for (int i = 0; i < n; i++) {
+                for (float v : new float[]{f[i], g[i], b[i]}) {
+                    assertEquals(true, v == 0f || Math.abs(v) >= Float.MIN_NORMAL,
+                            name + " subnormal GELU value " + v + " at x = " + x[i]);
+                }
+                if (x[i] < -13f) {
+                    assertEquals(0f, b[i], 0f, name + " gelu(" + x[i] + ") flushed");
+                }
+                if (x[i] > -12f) {
+                    // kept: x Phi(x) = x erfc(-x / sqrt 2) / 2 within float precision (its exponent x^2 / 2 ~ 72 in
+                    // float carries a relative error up to 72 * 2^-24 ~ 4e-6 into the result)
+                    double ref = -0.5 * Math.abs(x[i]) * erfcDouble(Math.abs(x[i]) / Math.sqrt(2));
+                    assertEquals(ref, b[i], 1e-5 * Math.abs(ref) + 1e-30, name + " gelu(" + x[i] + ") kept");
+                }
+            }
+        }
+    }
+
+    /** {@code erfc(z)} for {@code z >= 0} in double by its continued fraction (accurate to 1e-12 for z >= 3). */
+    private static double erfcDouble(double z) {
+        if (z < 3) {
+            INDArray e = Nd4j.createFromArray(z).muli(1.0);
+            Nd4j.exec(new Erf(e, e));
+            return 1 - e.getDouble(0);
+        }
+        double frac = 0;
+        for (int k = 60; k >= 1; k--) {
+            frac = k / 2.0 / (z + frac);
+        }
+        return Math.exp(-z * z) / Math.sqrt(Math.PI) / (z + frac);
+    }
+
     @Test
     void vectorMatchesScalar() {
         Assumptions.assumeTrue(RowOps.VECTOR_API, "jdk.incubator.vector not enabled");
