@@ -39,12 +39,18 @@ public final class VectorRowOps implements RowOps {
      * second). The JIT's vector code depends on the order in which it meets things: compiled in the middle of a
      * ViT forward, the GELU kernel came out about 3x slower (its vector store not intrinsified: 5.6 instead of 1.7
      * ns per element), which warming it up on its own first avoids. Results do not depend on it (see the class
-     * comment: same bits interpreted or compiled).
+     * comment: same bits interpreted or compiled). Off with the system property {@code locore.rowops.warmup=false}.
      */
     private static final class Warm {
         private static final float[] SINK = new float[1];
 
         static {
+            if (Boolean.parseBoolean(System.getProperty("locore.rowops.warmup", "true"))) {
+                run();
+            }
+        }
+
+        private static void run() {
             long t0 = System.nanoTime();
             int n = 163;
             float[] x = new float[n];

@@ -160,26 +160,38 @@ public final class LocoreBenchmark {
         double best = runs == 0 ? firstS : Double.MAX_VALUE;
         double total = runs == 0 ? firstS : 0;
         double cpu = runs == 0 ? firstCpu : 0;
+        double fl = !grad ? gflop(layers, path == ForwardPath.EAGER_DENSE)
+                : path == ForwardPath.GRAPH ? 3 * gflop(layers, false)
+                : gflopTraining(layers, variant.equals("fwdbwd-lean"));
+        StringBuilder bracket = new StringBuilder();
+        double ratioSum = 0;
         for (int r = 0; r < runs; r++) {
+            double gemmBefore = org.locore.testing.GemmRate.measure(TOKENS, 3);
             long c0 = cpuNanos();
             t0 = System.nanoTime();
             once(m, in, variant);
             double s = (System.nanoTime() - t0) / 1e9;
             cpu += (cpuNanos() - c0) / 1e9;
+            double gemmAfter = org.locore.testing.GemmRate.measure(TOKENS, 3);
+            double ratio = fl / s / ((gemmBefore + gemmAfter) / 2);
+            ratioSum += ratio;
+            bracket.append(String.format(Locale.ROOT, "%s%.2f s at %.0f%% of %.0f/%.0f", r == 0 ? "" : "; ", s,
+                    100 * ratio, gemmBefore, gemmAfter));
             best = Math.min(best, s);
             total += s;
         }
-        double fl = !grad ? gflop(layers, path == ForwardPath.EAGER_DENSE)
-                : path == ForwardPath.GRAPH ? 3 * gflop(layers, false)
-                : gflopTraining(layers, variant.equals("fwdbwd-lean"));
+        if (runs > 0) {
+            bracket.insert(0, String.format(Locale.ROOT, "%nbracketed: each run against the GEMM rate measured just"
+                    + " before and after it (best of 3 each): mean %.0f%% (", 100 * ratioSum / runs)).append(")");
+        }
         runs = Math.max(runs, 1);
         return String.format(Locale.ROOT, "%s: %d tokens x 768 x %d layers, batch 1: first %.2f s%s, mean %.2f s over"
                         + " %d runs (best %.2f s), CPU %.1f s/run; %.0f GFLOP%s -> %.1f GFLOP/s at the mean, %.1f at the"
-                        + " best; check value %.4g; peak RSS so far %s; load %s",
+                        + " best; check value %.4g; peak RSS so far %s; load %s%s",
                 variant, TOKENS, layers, firstS, path == ForwardPath.GRAPH ? " (incl. graph build)" : "",
                 total / runs, runs, best, cpu / runs, fl, !grad ? "" : path == ForwardPath.GRAPH
                         ? " (3x forward, nominal)" : " (forward + backward as computed)", fl / (total / runs),
-                fl / best, check, peakRss(), load());
+                fl / best, check, peakRss(), load(), bracket);
     }
 
     private static double once(LocoreModel m, LocoreInputs in, String variant) {

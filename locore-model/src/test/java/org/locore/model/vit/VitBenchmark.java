@@ -56,10 +56,21 @@ public final class VitBenchmark {
         java.util.Arrays.fill(best, Double.MAX_VALUE);
         double[] total = new double[n];
         double[] cpu = new double[n];
+        double gflop = forwardGflop(VitConfig.vitB14Reg4(), TOKENS);
+        StringBuilder bracket = new StringBuilder();
+        double ratioSum = 0;
         for (int i = 0; i < runs; i++) {
             for (int g = 0; g < n; g++) {
                 setThreads(threads[g]);
+                double gemmBefore = g == 0 ? org.locore.testing.GemmRate.measure(TOKENS, 3) : 0;
                 double[] s = once(vit, det, image, path);
+                if (g == 0) {
+                    double gemmAfterRun = org.locore.testing.GemmRate.measure(TOKENS, 3);
+                    double ratio = gflop / s[0] / ((gemmBefore + gemmAfterRun) / 2);
+                    ratioSum += ratio;
+                    bracket.append(String.format("%s%.2f s at %.0f%% of %.0f/%.0f", i == 0 ? "" : "; ", s[0],
+                            100 * ratio, gemmBefore, gemmAfterRun));
+                }
                 best[g] = Math.min(best[g], s[0]);
                 total[g] += s[0];
                 cpu[g] += s[1];
@@ -67,7 +78,6 @@ public final class VitBenchmark {
         }
         setThreads(threads[0]);
         double gemmAfter = org.locore.testing.GemmRate.measure(TOKENS);
-        double gflop = forwardGflop(VitConfig.vitB14Reg4(), TOKENS);
         System.out.printf("GEMM [%d,768]x[768,3072] via Nd4j.gemm, %d threads: best %.1f GFLOP/s before, %.1f after "
                 + "the forwards%n", TOKENS, threads[0], gemm, gemmAfter);
         gemm = Math.max(gemm, gemmAfter);
@@ -80,6 +90,10 @@ public final class VitBenchmark {
                             + "the best run = %.0f%% of the GEMM rate (%.0f GFLOP of matrix products, %.2f s at that rate)%n",
                     threads[g], total[g] / runs, runs, best[g], cpu[g] / runs, gflop / best[g], 100 * gflop / best[g] / gemm,
                     gflop, gflop / gemm);
+        }
+        if (runs > 0) {
+            System.out.printf("  bracketed (%d threads): each run against the GEMM rate measured just before and after it"
+                    + " (best of 3 each): mean %.0f%% (%s)%n", threads[0], 100 * ratioSum / runs, bracket);
         }
         if (variant.equals("profile")) {
             java.util.Map<String, Double> after = vit.eagerStageSeconds();
