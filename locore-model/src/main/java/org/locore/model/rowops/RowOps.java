@@ -95,18 +95,27 @@ public interface RowOps {
     }
 
     /**
-     * Softmax exponentials {@code exp(s - max)} whose argument is below this are taken as exactly 0: they are below
-     * 1.6e-28, far under a float ulp of the row sum (at least 1, the maximum's term), so the softmax does not change,
-     * but kept they would make the attention's value GEMMs multiply into subnormal floats, which is many times slower.
+     * Softmax exponentials {@code exp(s - max)} are exactly 0 once {@code round((s - max) log2 e) <= -92}, i.e. for
+     * arguments below {@link #SOFTMAX_FLUSH} (about -63.42): they are below 1e-27, far under a float ulp of the row
+     * sum (at least 1, the maximum's term), so the softmax does not change, but kept they would make the attention's
+     * value GEMMs multiply into subnormal floats, which is many times slower. (The SIMD exponential flushes by
+     * building a zero power of two, {@code VectorRowOps#exp(FloatVector, int)}; hence a power-of-two threshold.)
      */
-    float SOFTMAX_FLUSH = -64f;
+    int SOFTMAX_FLUSH_EXPONENT = 92;
+
+    /** The argument below which softmax exponentials are 0: {@code (1/2 - }{@link #SOFTMAX_FLUSH_EXPONENT}{@code ) ln 2}. */
+    float SOFTMAX_FLUSH = (float) ((0.5 - SOFTMAX_FLUSH_EXPONENT) * Math.log(2));
 
     /**
-     * The GELU's tail exponentials (in {@code erfc(|x| / sqrt 2)} and the normal density) whose argument is below
-     * this are taken as exactly 0: the term is then below 1.8e-35 (the GELU of {@code x < -12.6} is {@code -0} instead
-     * of a value under 1e-34), and computed it would pass through subnormal floats, which is many times slower.
+     * The GELU's tail exponentials (in {@code erfc(|x| / sqrt 2)} and the normal density) are exactly 0 once
+     * {@code round(arg log2 e) <= -115}, i.e. for arguments below {@link #GELU_TAIL_FLUSH} (about -79.37): the term is
+     * then below 1e-34 (the GELU of {@code x < -12.5} is {@code -0} instead of a value under 1e-34), and computed it
+     * would pass through subnormal floats, which is many times slower.
      */
-    float GELU_TAIL_FLUSH = -80f;
+    int GELU_TAIL_FLUSH_EXPONENT = 115;
+
+    /** The argument below which the GELU's tail exponentials are 0: {@code (1/2 - 115) ln 2}. */
+    float GELU_TAIL_FLUSH = (float) ((0.5 - GELU_TAIL_FLUSH_EXPONENT) * Math.log(2));
 
     /** {@code exp(d)}, or 0 when {@code d < limit} (one of the flush limits above). */
     static double expFlushed(double d, float limit) {

@@ -40,9 +40,10 @@ class RowOpsTest {
     @Test
     void vectorExpIsAccurate() {
         Assumptions.assumeTrue(RowOps.VECTOR_API, "jdk.incubator.vector not enabled");
+        // from just above the flush to zero (n = round(x log2 e) <= -126, below about -86.99) to 10
         float[] x = new float[64000];
         for (int i = 0; i < x.length; i++) {
-            x[i] = -87f + i * (87f + 10f) / x.length;
+            x[i] = -86.9f + i * (86.9f + 10f) / x.length;
         }
         float[] e = VectorExpProbe.exp(x);
         for (int i = 0; i < x.length; i++) {
@@ -74,8 +75,8 @@ class RowOpsTest {
     }
 
     /**
-     * The flushes that keep subnormal floats out of the hot loops: softmax terms below {@code exp(-64)} and the
-     * GELU's tail terms below {@code exp(-80)} are exactly 0 (in both implementations), terms just above are kept,
+     * The flushes that keep subnormal floats out of the hot loops: softmax terms below about {@code exp(-63.42)} and the
+     * GELU's tail terms below about {@code exp(-79.37)} are exactly 0 (in both implementations), terms just above are kept,
      * and no GELU, GELU derivative or softmax numerator is ever subnormal.
      */
     @Test
@@ -86,10 +87,12 @@ class RowOpsTest {
         }
         for (RowOps ops : impls) {
             String name = ops.getClass().getSimpleName();
-            // softmax: offsets from the maximum of 0, -63.9 (kept), -64.1 and -80 (flushed), over a vector's width
+            // softmax: offsets from the maximum of 0, -63.2 (kept), -63.7 and -80 (flushed: the limit is about -63.42),
+            // over several vectors' width and a tail
+            assertEquals(-63.4230, RowOps.SOFTMAX_FLUSH, 1e-4);
             float[] row = new float[67];
             for (int i = 0; i < row.length; i++) {
-                row[i] = 5f - new float[]{0f, 63.9f, 64.1f, 80f}[i % 4];
+                row[i] = 5f - new float[]{0f, 63.2f, 63.7f, 80f}[i % 4];
             }
             float kept = (float) Math.exp(row[1] - row[0]);
             float sum = ops.expShifted(row, 0, row.length);
