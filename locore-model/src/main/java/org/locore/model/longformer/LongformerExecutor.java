@@ -474,7 +474,6 @@ public final class LongformerExecutor {
 
         if (gr > 0) {
             globalRows(proj, x, r, rm, buf, rb, qgW, qgB, attn);
-            lap("global attention");
         }
     }
 
@@ -512,10 +511,15 @@ public final class LongformerExecutor {
         float[] keyBias = rm.keyBiasF[r];
         FloatBuffer af = floats(attn);
         long base = r0 * 5 * e;
+        lap("global attention: queries");
+        long[][] nanos = new long[rb.threads][GLOBAL_STAGES.length];
+        long start = System.nanoTime();
         Workers.jobs(rb.threads, h, (k, hh) -> {
+            long t0 = System.nanoTime();
             INDArray gs = buf.gs[k];
             StridedGemm.sgemm(false, true, gr, n, d, 1f, buf.qg, (long) hh * d, e,
                     proj, base + 3L * e + (long) hh * d, 5 * e, 0f, gs, 0, n);
+            long t1 = System.nanoTime();
             FloatBuffer gf = floats(gs);
             float[] s = rb.s1[k];
             float[] inv = buf.ginv[k];
@@ -525,6 +529,7 @@ public final class LongformerExecutor {
                 inv[q] = 1f / ops.expShifted(s, 0, n);
                 gf.put(q * n, s, 0, n);
             }
+            long t2 = System.nanoTime();
             INDArray go = buf.go[k];
             StridedGemm.sgemm(false, false, gr, d, n, 1f, gs, 0, n,
                     proj, base + 4L * e + (long) hh * d, 5 * e, 0f, go, 0, d);
@@ -534,8 +539,18 @@ public final class LongformerExecutor {
                 ops.scale(s, 0, d, inv[q]);
                 af.put((int) ((r0 + globalIdx[q]) * e + hh * d), s, 0, d);
             }
+            long t3 = System.nanoTime();
+            nanos[k][0] += t1 - t0;
+            nanos[k][1] += t2 - t1;
+            nanos[k][2] += t3 - t2;
         });
+        Workers.splitWallTime((System.nanoTime() - start) / 1e9, nanos, GLOBAL_STAGES, stageSeconds);
+        mark = System.nanoTime();
     }
+
+    /** Global-row sub-stages, in the order of {@link #globalRows}' per-head timings. */
+    private static final String[] GLOBAL_STAGES = {"global attention: scores GEMM", "global attention: bias + softmax",
+            "global attention: values GEMM + 1/sum"};
 
     /** Window attention sub-stages, in the order of {@link #windowJob}'s timings. */
     private static final String[] WINDOW_STAGES = {"w: scores (2 GEMMs)", "w: bias + softmax (exp)",
