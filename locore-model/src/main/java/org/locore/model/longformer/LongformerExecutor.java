@@ -78,7 +78,6 @@ public final class LongformerExecutor {
      */
     private INDArray keysByHead;
     private INDArray valuesByHead;
-    private int sequenceLength;
     /** Seconds per stage, accumulated over all runs of this executor. */
     private final Map<String, Double> stageSeconds = new LinkedHashMap<>();
     private long mark;
@@ -208,7 +207,6 @@ public final class LongformerExecutor {
     public INDArray run(INDArray inputsEmbeds, int[][] attentionMask, int[][] globalMask, int globalSlots) {
         int b = (int) inputsEmbeds.size(0);
         int n = (int) inputsEmbeds.size(1);
-        sequenceLength = n;
         int e = c.hiddenSize();
         int bn = b * n;
         if (c.firstPosition() + n > c.maxPositions()) {
@@ -255,7 +253,7 @@ public final class LongformerExecutor {
             lap("qkv+global k,v projection (1 GEMM)");
             LayerBuffers buf = buffersByWindow.computeIfAbsent(w, ww -> new LayerBuffers(c, n, ww, rm.masks.globals(),
                     attention == Attention.BANDED, threads));
-            projectionBias(proj, b5, rowBufs);
+            projectionBias(proj, b5, n, rowBufs);
             lap("qkv bias");
             for (int r = 0; r < b; r++) {
                 attend(proj, x, r, rm, buf, rowBufs, p(s + "query_global.weight"), vec(s + "query_global.bias"), attn);
@@ -424,22 +422,20 @@ public final class LongformerExecutor {
     }
 
     /**
-     * Adds the fused projection's bias {@code b5} to {@code proj} {@code [B n, 5E]} in place and scales the query
-     * columns by {@code 1 / sqrt(d)}; the attention then reads every head's queries, keys and values in place
-     * (columns {@code hh d} of each section, leading dimension {@code 5E}). For the banded attention the keys and
-     * values are also copied head-major into {@link #keysByHead} and {@link #valuesByHead}.
+     * Adds the fused projection's bias {@code b5} to {@code proj} {@code [B n, 5E]} ({@code n = seq}) in place and
+     * scales the query columns by {@code 1 / sqrt(d)}; the attention then reads every head's queries, keys and
+     * values in place (columns {@code hh d} of each section, leading dimension {@code 5E}). For the banded attention
+     * the keys and values are also copied head-major into {@link #keysByHead} and {@link #valuesByHead}.
      */
-    private void projectionBias(INDArray proj, float[] b5, Rows rb) {
+    private void projectionBias(INDArray proj, float[] b5, int seq, Rows rb) {
         int e = c.hiddenSize();
         float scale = (float) (1.0 / Math.sqrt(c.headDim()));
         int h = c.numHeads();
         int d = c.headDim();
-        int n = (int) proj.size(0);
         FloatBuffer pf = floats(proj);
         FloatBuffer kf = keysByHead == null ? null : floats(keysByHead);
         FloatBuffer vf = valuesByHead == null ? null : floats(valuesByHead);
-        int seq = sequenceLength;
-        Workers.rows(rb.threads, n, (k, i0, i1) -> {
+        Workers.rows(rb.threads, (int) proj.size(0), (k, i0, i1) -> {
             float[] s = rb.s1[k];
             for (int i = i0; i < i1; i++) {
                 pf.get(i * 5 * e, s, 0, 5 * e);
