@@ -34,6 +34,16 @@ public interface RowOps {
     float expShifted(java.nio.ByteBuffer buf, int byteOff, int n);
 
     /**
+     * The unnormalised softmax of one row held in two segments of native-order buffers, each with its bias added
+     * first: {@code a[i] += biasA[aBias + i]} ({@code i < na}, a starting at byte {@code aByteOff}), the same for b,
+     * then both {@code = exp(v - max)} over the max of both segments (flushed as {@link #expShifted}); returns the
+     * sum. The Longformer's window rows: a row's scores against the global keys and its band of window scores, read
+     * and written in place in the GEMMs' outputs.
+     */
+    float expShiftedWithBias(java.nio.ByteBuffer a, int aByteOff, int na, float[] biasA, int aBias,
+                             java.nio.ByteBuffer b, int bByteOff, int nb, float[] biasB, int bBias);
+
+    /**
      * LayerNorm of {@code x[off, off + n)} into {@code out[off, off + n)} (may be the same array): centred, biased
      * variance, {@code (x - mean) / sqrt(var + eps) * w + b}, with {@code w, b} indexed from 0.
      */

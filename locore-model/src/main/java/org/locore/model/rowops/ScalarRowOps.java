@@ -23,6 +23,29 @@ public final class ScalarRowOps implements RowOps {
         for (int i = 0; i < n; i++) {
             m = Math.max(m, buf.getFloat(byteOff + 4 * i));
         }
+        return expInPlace(buf, byteOff, n, m);
+    }
+
+    @Override
+    public float expShiftedWithBias(java.nio.ByteBuffer a, int aByteOff, int na, float[] biasA, int aBias,
+                                    java.nio.ByteBuffer b, int bByteOff, int nb, float[] biasB, int bBias) {
+        float m = Math.max(addBiasMax(a, aByteOff, na, biasA, aBias), addBiasMax(b, bByteOff, nb, biasB, bBias));
+        return expInPlace(a, aByteOff, na, m) + expInPlace(b, bByteOff, nb, m);
+    }
+
+    /** {@code buf[i] += bias[bOff + i]} over n floats from byte {@code byteOff}; returns their new maximum. */
+    private static float addBiasMax(java.nio.ByteBuffer buf, int byteOff, int n, float[] bias, int bOff) {
+        float m = Float.NEGATIVE_INFINITY;
+        for (int i = 0; i < n; i++) {
+            float v = buf.getFloat(byteOff + 4 * i) + bias[bOff + i];
+            buf.putFloat(byteOff + 4 * i, v);
+            m = Math.max(m, v);
+        }
+        return m;
+    }
+
+    /** {@code buf[i] = exp(buf[i] - m)} (flushed) over n floats from byte {@code byteOff}; returns their sum. */
+    private static float expInPlace(java.nio.ByteBuffer buf, int byteOff, int n, float m) {
         float sum = 0;
         for (int i = 0; i < n; i++) {
             float e = (float) RowOps.expFlushed(buf.getFloat(byteOff + 4 * i) - m, SOFTMAX_FLUSH);

@@ -71,6 +71,8 @@ public final class VectorRowOps implements RowOps {
                 s += ops.expShifted(y, 0, n);
                 buf.asFloatBuffer().put(x);
                 s += ops.expShifted(buf, 0, n);
+                buf.asFloatBuffer().put(x);
+                s += ops.expShiftedWithBias(buf, 0, 40, b, 0, buf, 160, n - 40, b, 40);
                 ops.layerNorm(x, y, 0, n, w, b, 1e-6f);
                 System.arraycopy(x, 0, y, 0, n);
                 ops.biasGelu(y, 0, n, b);
@@ -157,9 +159,45 @@ public final class VectorRowOps implements RowOps {
         for (; i < n; i++) {
             m = Math.max(m, buf.getFloat(byteOff + 4 * i));
         }
+        return expInPlace(buf, byteOff, n, m);
+    }
+
+    @Override
+    public float expShiftedWithBias(ByteBuffer a, int aByteOff, int na, float[] biasA, int aBias,
+                                    ByteBuffer b, int bByteOff, int nb, float[] biasB, int bBias) {
+        float m = Math.max(addBiasMax(a, aByteOff, na, biasA, aBias), addBiasMax(b, bByteOff, nb, biasB, bBias));
+        return expInPlace(a, aByteOff, na, m) + expInPlace(b, bByteOff, nb, m);
+    }
+
+    /** {@code buf[i] += bias[bOff + i]} over n floats from byte {@code byteOff}; returns their new maximum. */
+    private static float addBiasMax(ByteBuffer buf, int byteOff, int n, float[] bias, int bOff) {
+        ByteOrder order = buf.order();
+        int ub = S.loopBound(n);
+        FloatVector mv = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+        int i = 0;
+        for (; i < ub; i += L) {
+            int o = byteOff + 4 * i;
+            FloatVector v = FloatVector.fromByteBuffer(S, buf, o, order).add(FloatVector.fromArray(S, bias, bOff + i));
+            v.intoByteBuffer(buf, o, order);
+            mv = mv.max(v);
+        }
+        float m = mv.reduceLanes(VectorOperators.MAX);
+        for (; i < n; i++) {
+            float v = buf.getFloat(byteOff + 4 * i) + bias[bOff + i];
+            buf.putFloat(byteOff + 4 * i, v);
+            m = Math.max(m, v);
+        }
+        return m;
+    }
+
+    /** {@code buf[i] = exp(buf[i] - m)} (flushed) over n floats from byte {@code byteOff}; returns their sum. */
+    private static float expInPlace(ByteBuffer buf, int byteOff, int n, float m) {
+        ByteOrder order = buf.order();
+        int ub = S.loopBound(n);
         FloatVector mm = FloatVector.broadcast(S, m);
         FloatVector sv = FloatVector.zero(S);
-        for (i = 0; i < ub; i += L) {
+        int i = 0;
+        for (; i < ub; i += L) {
             int o = byteOff + 4 * i;
             FloatVector e = exp(FloatVector.fromByteBuffer(S, buf, o, order).sub(mm), SOFTMAX_FLUSH_EXPONENT);
             e.intoByteBuffer(buf, o, order);

@@ -130,6 +130,71 @@ class RowOpsTest {
         }
     }
 
+    /**
+     * The two-segment softmax with biases, in place in native buffers (the Longformer's window rows): the same as
+     * {@link RowOps#expShifted(float[], int, int)} on the biased concatenation, masked (-1e9 bias) entries exactly 0,
+     * for both implementations and segment lengths around the vector width (an empty first segment included).
+     */
+    @Test
+    void expShiftedWithBiasIsTheSoftmaxOfTheBiasedConcatenation() {
+        java.util.List<RowOps> impls = new java.util.ArrayList<>(java.util.List.of(new ScalarRowOps()));
+        if (RowOps.VECTOR_API) {
+            impls.add(RowOps.best());
+        }
+        Random r = new Random(11);
+        for (RowOps ops : impls) {
+            for (int[] lens : new int[][]{{0, 513}, {7, 1}, {150, 513}, {16, 33}, {5120, 0}}) {
+                int na = lens[0];
+                int nb = lens[1];
+                int aOff = 3;
+                int bOff = 5;
+                float[] a = new float[aOff + na];
+                float[] b = new float[bOff + nb];
+                float[] biasA = new float[2 + na];
+                float[] biasB = new float[4 + nb];
+                for (int i = 0; i < na; i++) {
+                    a[aOff + i] = (float) (r.nextGaussian() * 3);
+                    biasA[2 + i] = r.nextInt(5) == 0 ? -1e9f : (float) r.nextGaussian();
+                }
+                for (int i = 0; i < nb; i++) {
+                    b[bOff + i] = (float) (r.nextGaussian() * 3);
+                    biasB[4 + i] = r.nextInt(5) == 0 ? -1e9f : (float) r.nextGaussian();
+                }
+                float[] ref = new float[na + nb];
+                for (int i = 0; i < na; i++) {
+                    ref[i] = a[aOff + i] + biasA[2 + i];
+                }
+                for (int i = 0; i < nb; i++) {
+                    ref[na + i] = b[bOff + i] + biasB[4 + i];
+                }
+                float refSum = new ScalarRowOps().expShifted(ref, 0, na + nb);
+                java.nio.ByteBuffer ba = floatsBuffer(a);
+                java.nio.ByteBuffer bb = floatsBuffer(b);
+                float sum = ops.expShiftedWithBias(ba, 4 * aOff, na, biasA, 2, bb, 4 * bOff, nb, biasB, 4);
+                String what = ops.getClass().getSimpleName() + " " + na + " + " + nb;
+                assertEquals(refSum, sum, 1e-6 * (na + nb), what + " sum");
+                for (int i = 0; i < na + nb; i++) {
+                    float got = i < na ? ba.getFloat(4 * (aOff + i)) : bb.getFloat(4 * (bOff + i - na));
+                    assertEquals(ref[i], got, 1e-6, what + " [" + i + "]");
+                    if ((i < na ? biasA[2 + i] : biasB[4 + i - na]) == -1e9f) {
+                        assertEquals(0f, got, 0f, what + " masked [" + i + "]");
+                    }
+                }
+                for (int i = 0; i < aOff; i++) {
+                    assertEquals(0f, ba.getFloat(4 * i), 0f, what + " untouched before a");
+                }
+            }
+        }
+    }
+
+    private static java.nio.ByteBuffer floatsBuffer(float[] x) {
+        java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocateDirect(4 * x.length).order(java.nio.ByteOrder.nativeOrder());
+        for (int i = 0; i < x.length; i++) {
+            buf.putFloat(4 * i, x[i]);
+        }
+        return buf;
+    }
+
     /** {@code erfc(z)} for {@code z >= 0} in double by its continued fraction (accurate to 1e-12 for z >= 3). */
     private static double erfcDouble(double z) {
         if (z < 3) {
