@@ -33,4 +33,49 @@ public final class GemmRate {
         }
         return 2.0 * rows * 768 * 3072 / best / 1e9;
     }
+
+    /**
+     * Timed runs, each bracketed by the GEMM rate measured just before and just after it ({@link #measure(int, int)},
+     * best of 3 each): this host's speed moves within minutes, so each run is compared with the rate around it.
+     */
+    public static final class Bracket {
+        private final int rows;
+        private final StringBuilder runs = new StringBuilder();
+        private double ratioSum;
+        private int count;
+
+        /** @param rows the GEMM's rows, as for {@link #measure(int)} */
+        public Bracket(int rows) {
+            this.rows = rows;
+        }
+
+        /**
+         * Measures the GEMM rate, runs {@code run} (which returns its seconds), measures again, and records the
+         * run's efficiency for {@code gflop} against the mean of the two rates.
+         *
+         * @return the run's seconds
+         */
+        public double time(double gflop, java.util.function.DoubleSupplier run) {
+            double before = measure(rows, 3);
+            double s = run.getAsDouble();
+            double after = measure(rows, 3);
+            double ratio = gflop / s / ((before + after) / 2);
+            ratioSum += ratio;
+            runs.append(String.format(java.util.Locale.ROOT, "%s%.2f s at %.0f%% of %.0f/%.0f", count == 0 ? "" : "; ",
+                    s, 100 * ratio, before, after));
+            count++;
+            return s;
+        }
+
+        /** How many runs were recorded. */
+        public int count() {
+            return count;
+        }
+
+        /** {@code "each run against ...: mean R% (s at r% of before/after; ...)"}. */
+        public String summary() {
+            return String.format(java.util.Locale.ROOT, "each run against the GEMM rate measured just before and after"
+                    + " it (best of 3 each): mean %.0f%% (%s)", 100 * ratioSum / Math.max(count, 1), runs);
+        }
+    }
 }

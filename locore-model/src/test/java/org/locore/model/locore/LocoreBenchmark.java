@@ -163,27 +163,21 @@ public final class LocoreBenchmark {
         double fl = !grad ? gflop(layers, path == ForwardPath.EAGER_DENSE)
                 : path == ForwardPath.GRAPH ? 3 * gflop(layers, false)
                 : gflopTraining(layers, variant.equals("fwdbwd-lean"));
-        StringBuilder bracket = new StringBuilder();
-        double ratioSum = 0;
+        org.locore.testing.GemmRate.Bracket bracket = new org.locore.testing.GemmRate.Bracket(TOKENS);
+        long[] cpuRun = new long[1];
         for (int r = 0; r < runs; r++) {
-            double gemmBefore = org.locore.testing.GemmRate.measure(TOKENS, 3);
-            long c0 = cpuNanos();
-            t0 = System.nanoTime();
-            once(m, in, variant);
-            double s = (System.nanoTime() - t0) / 1e9;
-            cpu += (cpuNanos() - c0) / 1e9;
-            double gemmAfter = org.locore.testing.GemmRate.measure(TOKENS, 3);
-            double ratio = fl / s / ((gemmBefore + gemmAfter) / 2);
-            ratioSum += ratio;
-            bracket.append(String.format(Locale.ROOT, "%s%.2f s at %.0f%% of %.0f/%.0f", r == 0 ? "" : "; ", s,
-                    100 * ratio, gemmBefore, gemmAfter));
+            double s = bracket.time(fl, () -> {
+                long c0 = cpuNanos();
+                long start = System.nanoTime();
+                once(m, in, variant);
+                cpuRun[0] = cpuNanos() - c0;
+                return (System.nanoTime() - start) / 1e9;
+            });
+            cpu += cpuRun[0] / 1e9;
             best = Math.min(best, s);
             total += s;
         }
-        if (runs > 0) {
-            bracket.insert(0, String.format(Locale.ROOT, "%nbracketed: each run against the GEMM rate measured just"
-                    + " before and after it (best of 3 each): mean %.0f%% (", 100 * ratioSum / runs)).append(")");
-        }
+        String bracketed = runs > 0 ? String.format(Locale.ROOT, "%nbracketed: %s", bracket.summary()) : "";
         runs = Math.max(runs, 1);
         return String.format(Locale.ROOT, "%s: %d tokens x 768 x %d layers, batch 1: first %.2f s%s, mean %.2f s over"
                         + " %d runs (best %.2f s), CPU %.1f s/run; %.0f GFLOP%s -> %.1f GFLOP/s at the mean, %.1f at the"
@@ -191,7 +185,7 @@ public final class LocoreBenchmark {
                 variant, TOKENS, layers, firstS, path == ForwardPath.GRAPH ? " (incl. graph build)" : "",
                 total / runs, runs, best, cpu / runs, fl, !grad ? "" : path == ForwardPath.GRAPH
                         ? " (3x forward, nominal)" : " (forward + backward as computed)", fl / (total / runs),
-                fl / best, check, peakRss(), load(), bracket);
+                fl / best, check, peakRss(), load(), bracketed);
     }
 
     private static double once(LocoreModel m, LocoreInputs in, String variant) {

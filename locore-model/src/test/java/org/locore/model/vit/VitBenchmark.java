@@ -57,19 +57,19 @@ public final class VitBenchmark {
         double[] total = new double[n];
         double[] cpu = new double[n];
         double gflop = forwardGflop(VitConfig.vitB14Reg4(), TOKENS);
-        StringBuilder bracket = new StringBuilder();
-        double ratioSum = 0;
+        org.locore.testing.GemmRate.Bracket bracket = new org.locore.testing.GemmRate.Bracket(TOKENS);
         for (int i = 0; i < runs; i++) {
             for (int g = 0; g < n; g++) {
                 setThreads(threads[g]);
-                double gemmBefore = g == 0 ? org.locore.testing.GemmRate.measure(TOKENS, 3) : 0;
-                double[] s = once(vit, det, image, path);
+                double[] s = new double[2];
                 if (g == 0) {
-                    double gemmAfterRun = org.locore.testing.GemmRate.measure(TOKENS, 3);
-                    double ratio = gflop / s[0] / ((gemmBefore + gemmAfterRun) / 2);
-                    ratioSum += ratio;
-                    bracket.append(String.format("%s%.2f s at %.0f%% of %.0f/%.0f", i == 0 ? "" : "; ", s[0],
-                            100 * ratio, gemmBefore, gemmAfterRun));
+                    // the first thread setting's runs also against the GEMM rate just around them
+                    bracket.time(gflop, () -> {
+                        System.arraycopy(once(vit, det, image, path), 0, s, 0, 2);
+                        return s[0];
+                    });
+                } else {
+                    System.arraycopy(once(vit, det, image, path), 0, s, 0, 2);
                 }
                 best[g] = Math.min(best[g], s[0]);
                 total[g] += s[0];
@@ -91,9 +91,8 @@ public final class VitBenchmark {
                     threads[g], total[g] / runs, runs, best[g], cpu[g] / runs, gflop / best[g], 100 * gflop / best[g] / gemm,
                     gflop, gflop / gemm);
         }
-        if (runs > 0) {
-            System.out.printf("  bracketed (%d threads): each run against the GEMM rate measured just before and after it"
-                    + " (best of 3 each): mean %.0f%% (%s)%n", threads[0], 100 * ratioSum / runs, bracket);
+        if (bracket.count() > 0) {
+            System.out.printf("  bracketed (%d threads): %s%n", threads[0], bracket.summary());
         }
         if (variant.equals("profile")) {
             java.util.Map<String, Double> after = vit.eagerStageSeconds();
