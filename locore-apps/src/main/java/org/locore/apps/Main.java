@@ -1,6 +1,7 @@
 package org.locore.apps;
 
 import org.locore.model.io.FormatException;
+import org.locore.model.rowops.BlasLibrary;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 
@@ -54,6 +55,13 @@ public final class Main implements Runnable {
      * {@code locore.command}; it is put in front of the arguments unless they already start with it.
      */
     public static void main(String[] args) {
+        // before anything loads ND4J: MKL in OpenBLAS's place where it is present and the CPU is Intel's
+        try {
+            BlasLibrary.select();
+        } catch (IllegalArgumentException e) {
+            System.err.println("error: " + e.getMessage());
+            System.exit(2);
+        }
         String command = System.getProperty("locore.command");
         int code = commandLine().execute(withCommand(command, args));
         if (command == null || code != 0) {

@@ -18,9 +18,12 @@ final class EagerForward {
     private EagerForward() {
     }
 
+    /**
+     * @param exec the encoder's executor (on {@code params}, {@code config.layersKept()} layers; it may keep its
+     *             working arrays between calls)
+     */
     static LocoreModel.Output run(LocoreConfig config, Map<String, INDArray> params, int numScales,
-                                  SequenceLayout layout, SequenceLayout.Encoded enc,
-                                  LongformerExecutor.Attention attention) {
+                                  SequenceLayout layout, SequenceLayout.Encoded enc, LongformerExecutor exec) {
         LongformerConfig c = config.longformer();
         long b = enc.batch();
         long n = layout.paddedLength();
@@ -28,8 +31,6 @@ final class EagerForward {
         long bn = b * n;
         INDArray embeds = inputsEmbeds(params, numScales, enc, n, e, DataType.FLOAT);
         INDArray inputsEmbeds = embeds.reshape(b, n, e);
-        LongformerExecutor exec = new LongformerExecutor(c, config.layersKept(), LocoreModel.ENCODER_PREFIX,
-                name -> params.get(name), attention);
         INDArray hidden = exec.run(inputsEmbeds, enc.attention(), enc.global(), layout.globalSlots());
         INDArray logits = Nd4j.create(DataType.FLOAT, bn, 2);
         Nd4j.gemm(hidden.reshape(bn, e), params.get(LocoreModel.CLASSIFIER_WEIGHT), logits, false, true, 1.0, 0.0);
@@ -51,6 +52,9 @@ final class EagerForward {
     static INDArray inputsEmbeds(Map<String, INDArray> params, int numScales, SequenceLayout.Encoded enc, long n,
                                  long e, DataType dt) {
         long bn = enc.batch() * n;
+        if (dt == DataType.FLOAT) {
+            return inputsEmbedsFloat(params, numScales, enc, Math.toIntExact(bn), Math.toIntExact(e));
+        }
         INDArray embeds = cast(Nd4j.createFromArray(enc.features()).reshape('c', bn, e), dt);
         INDArray scales = cast(Nd4j.createFromArray(enc.scaleOneHot()).reshape('c', bn, numScales), dt);
         embeds.addi(scales.mmul(params.get(LocoreModel.SCALE_EMBEDDING)));
@@ -61,6 +65,53 @@ final class EagerForward {
                 .mmul(params.get(LocoreModel.PAD_EMBEDDING).reshape(1, e)));
         if (scales.closeable()) scales.close();
         return embeds;
+    }
+
+    /**
+     * {@link #inputsEmbeds} in float32 by Java loops over the encoded arrays (no ND4J temporaries of the sequence's
+     * size): per token {@code ((features + sum_s onehot_s scale_s) + sep SEP) + pad PAD}, the graph's additions in the
+     * graph's order, so the values are the same.
+     */
+    private static INDArray inputsEmbedsFloat(Map<String, INDArray> params, int numScales, SequenceLayout.Encoded enc,
+                                              int bn, int e) {
+        float[] out = enc.features().clone();
+        float[] scaleEmb = params.get(LocoreModel.SCALE_EMBEDDING).castTo(DataType.FLOAT).dup('c').data().asFloat();
+        float[] sepEmb = params.get(LocoreModel.SEP_EMBEDDING).castTo(DataType.FLOAT).dup('c').data().asFloat();
+        float[] padEmb = params.get(LocoreModel.PAD_EMBEDDING).castTo(DataType.FLOAT).dup('c').data().asFloat();
+        float[] oneHot = enc.scaleOneHot();
+        float[] sep = enc.sep();
+        float[] pad = enc.pad();
+        float[] term = new float[e];
+        for (int i = 0; i < bn; i++) {
+            int row = i * e;
+            java.util.Arrays.fill(term, 0f);
+            boolean any = false;
+            for (int s = 0; s < numScales; s++) {
+                float v = oneHot[i * numScales + s];
+                if (v != 0f) {
+                    any = true;
+                    for (int k = 0; k < e; k++) {
+                        term[k] += v * scaleEmb[s * e + k];
+                    }
+                }
+            }
+            if (any) {
+                for (int k = 0; k < e; k++) {
+                    out[row + k] += term[k];
+                }
+            }
+            addScaled(out, row, sep[i], sepEmb, e);
+            addScaled(out, row, pad[i], padEmb, e);
+        }
+        return Nd4j.createFromArray(out).reshape('c', bn, e);
+    }
+
+    private static void addScaled(float[] out, int row, float indicator, float[] vector, int e) {
+        if (indicator != 0f) {
+            for (int k = 0; k < e; k++) {
+                out[row + k] += indicator * vector[k];
+            }
+        }
     }
 
     /** {@code a} as type {@code dt} (itself when it has that type). */

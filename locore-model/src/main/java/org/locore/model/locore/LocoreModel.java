@@ -9,6 +9,7 @@ import org.locore.model.longformer.GraphOps;
 import org.locore.model.longformer.LongformerConfig;
 import org.locore.model.longformer.LongformerBackprop;
 import org.locore.model.longformer.LongformerEncoder;
+import org.locore.model.longformer.LongformerExecutor;
 import org.nd4j.autodiff.samediff.SDVariable;
 import org.nd4j.autodiff.samediff.SameDiff;
 import org.nd4j.linalg.api.buffer.DataType;
@@ -67,6 +68,8 @@ public final class LocoreModel {
     /** The eager training pass kept between {@link #gradients} calls, and its checkpointing mode. */
     private LongformerBackprop trainingEncoder;
     private LongformerBackprop.Checkpointing trainingMode;
+    private LongformerExecutor inferenceExecutor;
+    private LongformerExecutor.Attention inferenceAttention;
 
     private record Graph(SameDiff sd, DropoutMasks dropout, List<String> trainable) {
     }
@@ -269,9 +272,9 @@ public final class LocoreModel {
             if (dtype != DataType.FLOAT) {
                 throw new IllegalStateException("eager inference runs in float32; this model is " + dtype);
             }
-            return EagerForward.run(config, parameters, numScales, layout, enc, path == ForwardPath.EAGER_DENSE
-                    ? org.locore.model.longformer.LongformerExecutor.Attention.DENSE
-                    : org.locore.model.longformer.LongformerExecutor.Attention.BANDED);
+            return EagerForward.run(config, parameters, numScales, layout, enc, inferenceExecutor(
+                    path == ForwardPath.EAGER_DENSE ? LongformerExecutor.Attention.DENSE
+                            : LongformerExecutor.Attention.BANDED));
         }
         Graph g = graph(in.batch(), layout, false, false);
         Map<String, INDArray> feed = feed(g, layout, enc, null);
@@ -354,12 +357,40 @@ public final class LocoreModel {
      * allocated anew.
      */
     private LongformerBackprop trainingEncoder(LongformerBackprop.Checkpointing mode) {
+        releaseInferenceBuffers();
         if (trainingEncoder == null || trainingMode != mode) {
             releaseTrainingBuffers();
             trainingEncoder = EagerTraining.encoder(config, parameters, mode);
             trainingMode = mode;
         }
         return trainingEncoder;
+    }
+
+    /**
+     * The eager inference encoder, kept with its working arrays between {@link #forward} calls of the same
+     * attention kind and sequence length (a new one for the other kind).
+     */
+    private LongformerExecutor inferenceExecutor(LongformerExecutor.Attention attention) {
+        if (inferenceExecutor == null || inferenceAttention != attention) {
+            releaseInferenceBuffers();
+            inferenceExecutor = new LongformerExecutor(config.longformer(), config.layersKept(), ENCODER_PREFIX,
+                    parameters::get, attention).keepBuffers(true);
+            inferenceAttention = attention;
+        }
+        return inferenceExecutor;
+    }
+
+    /**
+     * Releases the native memory the eager inference pass keeps between {@link #forward} calls (its working arrays,
+     * about {@code 4 B n (9 E + M)} bytes: 0.2 GB at LOCORE-base size); training ({@link #gradients}) does so
+     * first, so that the two never hold memory together.
+     */
+    public void releaseInferenceBuffers() {
+        if (inferenceExecutor != null) {
+            inferenceExecutor.release();
+            inferenceExecutor = null;
+            inferenceAttention = null;
+        }
     }
 
     /**

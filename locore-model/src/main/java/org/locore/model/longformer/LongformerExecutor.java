@@ -80,6 +80,9 @@ public final class LongformerExecutor {
      */
     private INDArray keysByHead;
     private INDArray valuesByHead;
+    /** Whether {@link #work} outlives a run ({@link #keepBuffers}). */
+    private boolean keepBuffers;
+    private Work work;
     /** Seconds per stage, accumulated over all runs of this executor. */
     private final Map<String, Double> stageSeconds = new LinkedHashMap<>();
     private long mark;
@@ -225,19 +228,19 @@ public final class LongformerExecutor {
         x.reshape(b, (long) n * e).addiRowVector(pos.reshape(1, (long) n * e));
         free(pos);
         x.addiRowVector(p("embeddings.token_type_embeddings.weight").getRow(0).dup());
-        Rows rowBufs = new Rows(threads, Math.max(Math.max(5 * e, c.intermediateSize()), n));
+        Work work = work(bn, threads, Math.max(Math.max(5 * e, c.intermediateSize()), n));
+        Rows rowBufs = work.rows;
         layerNorm(rowBufs, x, null, null, vec("embeddings.LayerNorm.weight"), vec("embeddings.LayerNorm.bias"), eps);
         lap("embeddings");
 
         Map<Integer, RowMasks> masksByWindow = new HashMap<>();
-        Map<Integer, LayerBuffers> buffersByWindow = new HashMap<>();
-        INDArray proj = Nd4j.create(DataType.FLOAT, bn, 5L * e);
-        boolean banded = attention == Attention.BANDED;
-        keysByHead = banded ? Nd4j.create(DataType.FLOAT, bn, e) : null;
-        valuesByHead = banded ? Nd4j.create(DataType.FLOAT, bn, e) : null;
-        INDArray attn = Nd4j.create(DataType.FLOAT, bn, e);
-        INDArray a = Nd4j.create(DataType.FLOAT, bn, e);
-        INDArray mlp = Nd4j.create(DataType.FLOAT, bn, c.intermediateSize());
+        Map<Integer, LayerBuffers> buffersByWindow = work.layerBuffers;
+        INDArray proj = work.proj;
+        keysByHead = work.keys;
+        valuesByHead = work.values;
+        INDArray attn = work.attn;
+        INDArray a = work.a;
+        INDArray mlp = work.mlp;
         for (int l = 0; l < layers; l++) {
             int w = c.oneSidedWindow(l);
             RowMasks rm = masksByWindow.computeIfAbsent(w, ww -> new RowMasks(
@@ -253,8 +256,14 @@ public final class LongformerExecutor {
             Nd4j.gemm(x, w5, proj, false, true, 1.0, 0.0);
             free(w5);
             lap("qkv+global k,v projection (1 GEMM)");
-            LayerBuffers buf = buffersByWindow.computeIfAbsent(w, ww -> new LayerBuffers(c, n, ww, rm.masks.globals(),
-                    attention == Attention.BANDED, threads));
+            LayerBuffers buf = buffersByWindow.get(w);
+            if (buf == null || buf.g != rm.masks.globals() || buf.n != n) {
+                if (buf != null) {
+                    buf.close();
+                }
+                buf = new LayerBuffers(c, n, w, rm.masks.globals(), attention == Attention.BANDED, threads);
+                buffersByWindow.put(w, buf);
+            }
             projectionBias(proj, b5, n, rowBufs);
             lap("qkv bias");
             for (int r = 0; r < b; r++) {
@@ -276,13 +285,79 @@ public final class LongformerExecutor {
                     vec(o + "output.LayerNorm.bias"), eps);
             lap("bias + residual + LayerNorm");
         }
-        free(proj, attn, a, mlp, keysByHead, valuesByHead);
         keysByHead = null;
         valuesByHead = null;
-        for (LayerBuffers buf : buffersByWindow.values()) {
-            buf.close();
+        if (!keepBuffers) {
+            release();
         }
         return x.reshape(b, n, e);
+    }
+
+    /**
+     * Keeps the working arrays (about {@code 4 B n (9 E + M)} bytes: projections, attention, FFN) between runs of
+     * the same token count instead of allocating and releasing them in every run ({@link #release()} frees them);
+     * saves the allocation and first-touch page faults of a few hundred MB per forward at LOCORE-base size.
+     */
+    public LongformerExecutor keepBuffers(boolean keep) {
+        this.keepBuffers = keep;
+        if (!keep) {
+            release();
+        }
+        return this;
+    }
+
+    /** Frees the working arrays kept by {@link #keepBuffers}; the next run allocates them again. */
+    public void release() {
+        if (work != null) {
+            work.close();
+            work = null;
+        }
+    }
+
+    /** The working arrays for {@code bn} rows: the kept ones when they fit, new ones otherwise. */
+    private Work work(int bn, int threads, int rowLength) {
+        if (work != null && (work.bn != bn || work.rows.threads != threads || work.rowLength < rowLength)) {
+            release();
+        }
+        if (work == null) {
+            work = new Work(bn, threads, rowLength, attention == Attention.BANDED);
+        }
+        return work;
+    }
+
+    /** The working arrays of a run (kept between runs with {@link #keepBuffers}). */
+    private final class Work {
+        final int bn;
+        final int rowLength;
+        final Rows rows;
+        final INDArray proj;
+        final INDArray keys;
+        final INDArray values;
+        final INDArray attn;
+        final INDArray a;
+        final INDArray mlp;
+        final Map<Integer, LayerBuffers> layerBuffers = new HashMap<>();
+
+        Work(int bn, int threads, int rowLength, boolean banded) {
+            int e = c.hiddenSize();
+            this.bn = bn;
+            this.rowLength = rowLength;
+            rows = new Rows(threads, rowLength);
+            proj = Nd4j.create(DataType.FLOAT, bn, 5L * e);
+            keys = banded ? Nd4j.create(DataType.FLOAT, bn, e) : null;
+            values = banded ? Nd4j.create(DataType.FLOAT, bn, e) : null;
+            attn = Nd4j.create(DataType.FLOAT, bn, e);
+            a = Nd4j.create(DataType.FLOAT, bn, e);
+            mlp = Nd4j.create(DataType.FLOAT, bn, c.intermediateSize());
+        }
+
+        void close() {
+            free(proj, attn, a, mlp, keys, values);
+            for (LayerBuffers buf : layerBuffers.values()) {
+                buf.close();
+            }
+            layerBuffers.clear();
+        }
     }
 
     /** A parameter vector as a Java array. */
@@ -354,6 +429,7 @@ public final class LongformerExecutor {
 
     /** Per-worker working arrays of one window size's attention (reused across layers). */
     private static final class LayerBuffers {
+        final int n;
         final int w;
         final int nb;
         final int g;
@@ -382,6 +458,7 @@ public final class LongformerExecutor {
         LayerBuffers(LongformerConfig c, int n, int w, int g, boolean banded, int threads) {
             int h = c.numHeads();
             int d = c.headDim();
+            this.n = n;
             this.w = w;
             this.nb = (n + w - 1) / w;
             this.g = g;

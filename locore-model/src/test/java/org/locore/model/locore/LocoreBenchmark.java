@@ -62,6 +62,8 @@ public final class LocoreBenchmark {
      *             0: report the first run), layers (default 12)
      */
     public static void main(String[] args) throws Exception {
+        // MKL or OpenBLAS (-Dlocore.blas=...), before ND4J loads
+        System.out.println("BLAS library: " + org.locore.model.rowops.BlasLibrary.select());
         String variant = args.length > 0 ? args[0] : "eager";
         int runs = args.length > 1 ? Integer.parseInt(args[1]) : 3;
         int layers = args.length > 2 ? Integer.parseInt(args[2]) : 12;

@@ -104,4 +104,49 @@ class LongformerExecutorTest {
             Nd4j.getEnvironment().setMaxThreads(threads);
         }
     }
+
+    /**
+     * An executor that keeps its working arrays between runs ({@link LongformerExecutor#keepBuffers}) gives what
+     * fresh executors give (INDArray equality: within 1e-5; MKL may round differently for differently aligned
+     * arrays), also when the sequence length, the global slots and the thread count change between runs (its arrays
+     * are then replaced), and its own first result when the first input comes back, before and after a release.
+     */
+    @Test
+    void keptBuffersGiveFreshExecutorsResults() {
+        LongformerConfig c = config();
+        Map<String, INDArray> p32 = new LinkedHashMap<>();
+        params(c).forEach((k, v) -> p32.put(k, v.castTo(DataType.FLOAT)));
+        INDArray input = Nd4j.randn(DataType.FLOAT, 2, N, 16);
+        int shortN = 41;
+        INDArray shortInput = input.get(org.nd4j.linalg.indexing.NDArrayIndex.all(),
+                org.nd4j.linalg.indexing.NDArrayIndex.interval(0, shortN), org.nd4j.linalg.indexing.NDArrayIndex.all()).dup();
+        int[][] shortAtt = new int[2][];
+        int[][] shortGlob = new int[2][];
+        for (int b = 0; b < 2; b++) {
+            shortAtt[b] = java.util.Arrays.copyOf(attention()[b], shortN);
+            shortGlob[b] = java.util.Arrays.copyOf(global()[b], shortN);
+        }
+        LongformerExecutor kept = new LongformerExecutor(c, c.numLayers(), PREFIX, p32::get,
+                LongformerExecutor.Attention.BANDED).keepBuffers(true);
+        INDArray first = kept.run(input, attention(), global(), 8).dup();
+        int threads = Nd4j.getEnvironment().maxThreads();
+        try {
+            for (int t : new int[]{1, threads}) {
+                Nd4j.getEnvironment().setMaxThreads(t);
+                for (int slots : new int[]{8, 11}) {
+                    INDArray fresh = new LongformerExecutor(c, c.numLayers(), PREFIX, p32::get,
+                            LongformerExecutor.Attention.BANDED).run(shortInput, shortAtt, shortGlob, slots);
+                    org.junit.jupiter.api.Assertions.assertEquals(fresh, kept.run(shortInput, shortAtt, shortGlob, slots),
+                            "kept buffers, " + shortN + " tokens, " + slots + " slots, " + t + " threads");
+                }
+            }
+        } finally {
+            Nd4j.getEnvironment().setMaxThreads(threads);
+        }
+        org.junit.jupiter.api.Assertions.assertEquals(first, kept.run(input, attention(), global(), 8),
+                "kept buffers, first input again");
+        kept.release();
+        org.junit.jupiter.api.Assertions.assertEquals(first, kept.run(input, attention(), global(), 8),
+                "after release");
+    }
 }

@@ -37,6 +37,8 @@ public final class VitBenchmark {
      *             then seconds per stage)
      */
     public static void main(String[] args) throws Exception {
+        // MKL or OpenBLAS (-Dlocore.blas=...), before ND4J loads
+        System.out.println("BLAS library: " + org.locore.model.rowops.BlasLibrary.select());
         int runs = args.length > 0 ? Integer.parseInt(args[0]) : 3;
         int[] threads = args.length > 1 ? java.util.Arrays.stream(args[1].split(",")).mapToInt(Integer::parseInt).toArray()
                 : new int[]{Nd4j.getEnvironment().maxThreads()};

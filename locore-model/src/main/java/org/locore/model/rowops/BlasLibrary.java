@@ -1,0 +1,148 @@
+package org.locore.model.rowops;
+
+import org.bytedeco.javacpp.Loader;
+import org.nd4j.linalg.api.blas.Blas;
+import org.nd4j.linalg.factory.Nd4j;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.File;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.Locale;
+
+/**
+ * Chooses the BLAS library behind ND4J's CPU backend and {@link StridedGemm}: OpenBLAS (ND4J's own, 0.3.19) or
+ * Intel oneMKL, which ND4J's OpenBLAS bindings load in its place when asked to (JavaCPP's
+ * {@code org.bytedeco.openblas.load=mkl_rt}). On this project's Sapphire Rapids machine MKL runs the ViT's GEMMs
+ * about 20% faster (BENCHMARKS.md); results agree with OpenBLAS's within float rounding (the parity tests run on
+ * both).
+ *
+ * <p>The choice must be made before ND4J first loads its native libraries, so programs call {@link #select()}
+ * first thing in {@code main} ({@code bin/locore} and the benchmarks do). The system property {@value #PROPERTY}
+ * says what to load: {@code auto} (default: MKL on an Intel x86-64 Linux CPU when its libraries, the
+ * {@code org.bytedeco:mkl} {@code linux-x86_64-redist} jar, are on the class path; OpenBLAS otherwise),
+ * {@code mkl} (MKL or an error saying what is missing) or {@code openblas}. {@code bin/locore} puts the MKL jar
+ * that the build copies to {@code locore-apps/target/blas/} on the class path; library users add that dependency
+ * themselves.
+ */
+public final class BlasLibrary {
+    /** System property naming the BLAS library: {@code auto}, {@code mkl} or {@code openblas}. */
+    public static final String PROPERTY = "locore.blas";
+    /** JavaCPP's property that makes ND4J's OpenBLAS bindings load another library. */
+    static final String JAVACPP_LOAD = "org.bytedeco.openblas.load";
+    /** Where the MKL redistributable jar keeps its Linux libraries. */
+    static final String MKL_RESOURCES = "/org/bytedeco/mkl/linux-x86_64/";
+
+    private static final Logger LOG = LoggerFactory.getLogger(BlasLibrary.class);
+    private static Choice selected;
+
+    /** The BLAS library in use. */
+    public enum Choice {
+        /** OpenBLAS, ND4J's default. */
+        OPENBLAS,
+        /** Intel oneMKL, loaded in OpenBLAS's place. */
+        MKL
+    }
+
+    private BlasLibrary() {
+    }
+
+    /**
+     * Selects the BLAS library as {@value #PROPERTY} says (once per JVM; later calls return the first answer). Call
+     * it before anything uses ND4J: once ND4J has loaded OpenBLAS this only reports what is loaded.
+     *
+     * @return the library ND4J will use
+     * @throws IllegalArgumentException when the property has another value, or asks for MKL where it cannot load
+     */
+    public static synchronized Choice select() {
+        if (selected != null) {
+            return selected;
+        }
+        String preset = System.getProperty(JAVACPP_LOAD, "");
+        if (!preset.isEmpty()) {
+            selected = preset.toLowerCase(Locale.ROOT).startsWith("mkl") ? Choice.MKL : Choice.OPENBLAS;
+            LOG.info("BLAS: {} ({}={} set by the caller)", selected, JAVACPP_LOAD, preset);
+            return selected;
+        }
+        if (Loader.getLoadedLibraries().keySet().stream().anyMatch(k -> k.contains("openblas"))) {
+            selected = Choice.OPENBLAS;
+            LOG.warn("BLAS: OpenBLAS is already loaded; {} only takes effect before ND4J's first use", PROPERTY);
+            return selected;
+        }
+        String want = System.getProperty(PROPERTY, "auto");
+        boolean mklPresent = BlasLibrary.class.getResource(MKL_RESOURCES + "libmkl_rt.so.2") != null;
+        Choice choice = decide(want, System.getProperty("os.name", ""), System.getProperty("os.arch", ""),
+                cpuVendor(), mklPresent);
+        if (choice == Choice.MKL) {
+            try {
+                // MKL's threading layer calls the Intel OpenMP runtime, which must be visible to it (loaded globally)
+                File omp = Loader.cacheResource(MKL_RESOURCES + "libiomp5.so");
+                Loader.loadGlobal(omp.getAbsolutePath());
+                System.setProperty(JAVACPP_LOAD, "mkl_rt");
+            } catch (IOException | RuntimeException | LinkageError e) {
+                if (want.trim().equalsIgnoreCase("mkl")) {
+                    throw new IllegalArgumentException(PROPERTY + "=mkl: cannot load MKL's OpenMP runtime: " + e, e);
+                }
+                LOG.warn("BLAS: MKL present but its OpenMP runtime does not load ({}); using OpenBLAS", e.toString());
+                choice = Choice.OPENBLAS;
+            }
+        }
+        selected = choice;
+        LOG.info("BLAS: {} ({}={}; set it, or LOCORE_BLAS for bin/locore, to openblas or mkl to choose)",
+                choice == Choice.MKL ? "Intel oneMKL" : "OpenBLAS", PROPERTY, want);
+        return choice;
+    }
+
+    /** The BLAS library ND4J calls (loading ND4J if it is not loaded yet). */
+    public static Choice inUse() {
+        return Nd4j.factory().blas().getBlasVendor() == Blas.Vendor.MKL ? Choice.MKL : Choice.OPENBLAS;
+    }
+
+    /**
+     * The choice for a property value on a machine: {@code auto} takes MKL on an Intel x86-64 Linux CPU when MKL's
+     * libraries are present, OpenBLAS otherwise; {@code mkl} requires all three.
+     *
+     * @throws IllegalArgumentException for an unknown value, or {@code mkl} where MKL cannot run, naming why
+     */
+    static Choice decide(String want, String osName, String osArch, String cpuVendor, boolean mklPresent) {
+        String w = want == null ? "auto" : want.trim().toLowerCase(Locale.ROOT);
+        boolean linuxX64 = osName.toLowerCase(Locale.ROOT).startsWith("linux")
+                && (osArch.equals("amd64") || osArch.equals("x86_64"));
+        boolean intel = "GenuineIntel".equals(cpuVendor);
+        switch (w) {
+            case "openblas":
+                return Choice.OPENBLAS;
+            case "auto":
+                return linuxX64 && intel && mklPresent ? Choice.MKL : Choice.OPENBLAS;
+            case "mkl":
+                if (!linuxX64) {
+                    throw new IllegalArgumentException(PROPERTY + "=mkl: MKL is wired up for Linux x86-64 only, not "
+                            + osName + " " + osArch);
+                }
+                if (!mklPresent) {
+                    throw new IllegalArgumentException(PROPERTY + "=mkl: MKL's libraries are not on the class path "
+                            + "(the org.bytedeco:mkl jar with classifier linux-x86_64-redist, resources "
+                            + MKL_RESOURCES + ")");
+                }
+                return Choice.MKL;
+            default:
+                throw new IllegalArgumentException(PROPERTY + " must be auto, mkl or openblas, not '" + want + "'");
+        }
+    }
+
+    /** The CPU's vendor string from {@code /proc/cpuinfo} (e.g. {@code GenuineIntel}), or "" when unknown. */
+    static String cpuVendor() {
+        try {
+            for (String line : Files.readAllLines(Path.of("/proc/cpuinfo"))) {
+                if (line.startsWith("vendor_id")) {
+                    return line.substring(line.indexOf(':') + 1).trim();
+                }
+            }
+        } catch (IOException | RuntimeException e) {
+            LOG.debug("no /proc/cpuinfo: {}", e.toString());
+        }
+        return "";
+    }
+}
