@@ -85,7 +85,7 @@ public final class Workers {
             return;
         }
         int blasThreads = Nd4j.factory().blas().getMaxThreads();
-        Nd4j.factory().blas().setMaxThreads(1);
+        BlasLibrary.setThreads(1);
         try {
             AtomicInteger next = new AtomicInteger();
             List<Future<?>> futures = new ArrayList<>();
@@ -102,7 +102,7 @@ public final class Workers {
             }
             join(futures);
         } finally {
-            Nd4j.factory().blas().setMaxThreads(blasThreads);
+            BlasLibrary.setThreads(blasThreads);
         }
     }
 

@@ -65,4 +65,51 @@ class BlasLibraryTest {
         }
         assertEquals(threads, blas.getMaxThreads());
     }
+
+    /**
+     * {@link BlasLibrary#setThreads} reaches the loaded library's own functions (MKL: its thread-local count, which
+     * {@code MKL_Set_Num_Threads_Local} reports back; OpenBLAS: its setter is the one resolved) and GEMMs stay right
+     * with the count switched as the parallel jobs switch it.
+     */
+    @Test
+    void setThreadsReachesTheLoadedLibrary() {
+        BlasLibrary.ThreadSetters t = BlasLibrary.setters();
+        int threads = Nd4j.factory().blas().getMaxThreads();
+        org.nd4j.linalg.api.ndarray.INDArray a = Nd4j.rand(org.nd4j.linalg.api.buffer.DataType.DOUBLE, 67, 45);
+        org.nd4j.linalg.api.ndarray.INDArray b = Nd4j.rand(org.nd4j.linalg.api.buffer.DataType.DOUBLE, 45, 71);
+        double[][] expected = new double[67][71];
+        for (int i = 0; i < 67; i++) {
+            for (int j = 0; j < 71; j++) {
+                for (int k = 0; k < 45; k++) {
+                    expected[i][j] += a.getDouble(i, k) * b.getDouble(k, j);
+                }
+            }
+        }
+        try {
+            if (BlasLibrary.inUse() == BlasLibrary.Choice.MKL) {
+                assertTrue(t.mklGlobal != null && t.mklDomain != null && t.openblas == null);
+                BlasLibrary.setThreads(1);
+                assertEquals(1, t.mklLocal.call(1), "MKL's thread-local count after setThreads(1)");
+                assertProduct(expected, a.mmul(b));
+                BlasLibrary.setThreads(threads);
+                assertEquals(threads, t.mklLocal.call(threads), "after setThreads(" + threads + ")");
+            } else {
+                assertTrue(t.openblas != null && t.mklGlobal == null);
+                BlasLibrary.setThreads(1);
+                assertProduct(expected, a.mmul(b));
+                BlasLibrary.setThreads(threads);
+            }
+            assertProduct(expected, a.mmul(b));
+        } finally {
+            BlasLibrary.setThreads(threads);
+        }
+    }
+
+    private static void assertProduct(double[][] expected, org.nd4j.linalg.api.ndarray.INDArray c) {
+        for (int i = 0; i < expected.length; i++) {
+            for (int j = 0; j < expected[0].length; j++) {
+                assertEquals(expected[i][j], c.getDouble(i, j), 1e-12 * (1 + Math.abs(expected[i][j])));
+            }
+        }
+    }
 }
