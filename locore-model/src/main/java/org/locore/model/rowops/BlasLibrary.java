@@ -83,7 +83,10 @@ public final class BlasLibrary {
                 File omp = Loader.cacheResource(MKL_RESOURCES + "libiomp5.so");
                 Loader.loadGlobal(omp.getAbsolutePath());
                 System.setProperty(JAVACPP_LOAD, "mkl_rt");
+                Loader.load(org.bytedeco.openblas.global.openblas_nolapack.class); // MKL in OpenBLAS's place
+                reproducible();
             } catch (IOException | RuntimeException | LinkageError e) {
+                System.clearProperty(JAVACPP_LOAD);
                 if (want.trim().equalsIgnoreCase("mkl")) {
                     throw new IllegalArgumentException(PROPERTY + "=mkl: cannot load MKL's OpenMP runtime: " + e, e);
                 }
@@ -136,14 +139,14 @@ public final class BlasLibrary {
     /** The thread-count functions of the loaded BLAS library (null where it has none). */
     static final class ThreadSetters {
         final Setter mklGlobal;
-        final LocalSetter mklLocal;
+        final IntFunction mklLocal;
         final DomainSetter mklDomain;
         final Setter openblas;
 
         ThreadSetters(Pointer mklGlobal, Pointer mklLocal, Pointer mklDomain, Pointer openblas) {
             boolean mkl = mklGlobal != null && mklLocal != null && mklDomain != null;
             this.mklGlobal = mkl ? Setter.of(mklGlobal) : null;
-            this.mklLocal = mkl ? LocalSetter.of(mklLocal) : null;
+            this.mklLocal = mkl ? IntFunction.of(mklLocal) : null;
             this.mklDomain = mkl ? DomainSetter.of(mklDomain) : null;
             this.openblas = !mkl && openblas != null ? Setter.of(openblas) : null;
         }
@@ -158,10 +161,13 @@ public final class BlasLibrary {
         }
     }
 
-    /** {@code int MKL_Set_Num_Threads_Local(int)}: returns this thread's previous count (0: the global one). */
-    static final class LocalSetter extends openblas_nolapack.MklSetNumThreadsLocal {
-        static LocalSetter of(Pointer function) {
-            LocalSetter s = new LocalSetter();
+    /**
+     * {@code int f(int)} at an address, e.g. {@code MKL_Set_Num_Threads_Local} (returns this thread's previous
+     * count, 0 meaning the global one) or {@code MKL_CBWR_Set}.
+     */
+    static final class IntFunction extends openblas_nolapack.MklSetNumThreadsLocal {
+        static IntFunction of(Pointer function) {
+            IntFunction s = new IntFunction();
             s.put(function);
             return s;
         }
@@ -179,6 +185,36 @@ public final class BlasLibrary {
     /** The BLAS library ND4J calls (loading ND4J if it is not loaded yet). */
     public static Choice inUse() {
         return Nd4j.factory().blas().getBlasVendor() == Blas.Vendor.MKL ? Choice.MKL : Choice.OPENBLAS;
+    }
+
+    /** MKL's conditional numerical reproducibility settings: the automatic code branch, strict mode. */
+    static final int MKL_CBWR_AUTO = 2;
+    static final int MKL_CBWR_STRICT = 0x10000;
+    /** {@code MKL_CBWR_Get}'s argument for all settings. */
+    static final int MKL_CBWR_ALL = ~0;
+
+    /**
+     * Turns on MKL's conditional numerical reproducibility (automatic branch, strict mode) unless the environment
+     * variable {@code MKL_CBWR} already chooses: without it MKL's results depend on the arrays' memory alignment,
+     * and training on the same data gave different models from run to run (the demo's mAP moved by 2 points);
+     * with it two runs agree bit for bit, as with OpenBLAS.
+     */
+    private static void reproducible() {
+        if (System.getenv("MKL_CBWR") != null) {
+            LOG.info("BLAS: MKL_CBWR={} (from the environment)", System.getenv("MKL_CBWR"));
+            return;
+        }
+        int status = IntFunction.of(Loader.addressof("MKL_CBWR_Set")).call(MKL_CBWR_AUTO | MKL_CBWR_STRICT);
+        if (status != 0) {
+            LOG.warn("BLAS: MKL's reproducible mode did not switch on (MKL_CBWR_Set status {}): results may differ in "
+                    + "the last bits from run to run", status);
+        }
+    }
+
+    /** MKL's reproducibility settings ({@code MKL_CBWR_Get(MKL_CBWR_ALL)}), or -1 when MKL is not loaded. */
+    static int mklReproducibility() {
+        Pointer get = Loader.addressof("MKL_CBWR_Get");
+        return get == null ? -1 : IntFunction.of(get).call(MKL_CBWR_ALL);
     }
 
     /**

@@ -1,6 +1,5 @@
 package org.locore.model.vit;
 
-import org.locore.model.rowops.BlasLibrary;
 import org.locore.model.rowops.RowOps;
 import org.locore.model.rowops.StridedGemm;
 import org.locore.model.rowops.Workers;
@@ -49,14 +48,12 @@ final class VitExecutor {
     record Options(int chunkRows, boolean parallelHeads) {
         /**
          * The defaults, overridable by the system properties {@code locore.vit.chunk} and
-         * {@code locore.vit.parallelHeads}: 576-row jobs, on parallel threads with OpenBLAS, one at a time with
-         * MKL's two-thread GEMMs (each best in same-JVM comparisons on the 2-core benchmark machine, see
-         * BENCHMARKS.md).
+         * {@code locore.vit.parallelHeads} (576 rows in parallel jobs: best in same-JVM comparisons on the 2-core
+         * benchmark machine with OpenBLAS and with MKL, see BENCHMARKS.md).
          */
         static Options defaults() {
-            boolean mkl = BlasLibrary.inUse() == BlasLibrary.Choice.MKL;
             return new Options(Integer.getInteger("locore.vit.chunk", 576),
-                    Boolean.parseBoolean(System.getProperty("locore.vit.parallelHeads", Boolean.toString(!mkl))));
+                    Boolean.parseBoolean(System.getProperty("locore.vit.parallelHeads", "true")));
         }
     }
 

@@ -112,4 +112,37 @@ class BlasLibraryTest {
             }
         }
     }
+
+    /**
+     * With MKL, its reproducible mode (automatic branch, strict) is on unless the environment chooses; and two
+     * training passes of the real-geometry fixture give the same loss and gradients bit for bit.
+     */
+    @Test
+    void resultsRepeatBitForBit() throws java.io.IOException {
+        if (BlasLibrary.inUse() == BlasLibrary.Choice.MKL && System.getenv("MKL_CBWR") == null) {
+            assertEquals(BlasLibrary.MKL_CBWR_AUTO | BlasLibrary.MKL_CBWR_STRICT, BlasLibrary.mklReproducibility());
+        }
+        String name = "locore/locore_thin_real";
+        org.locore.model.locore.LocoreModel m = org.locore.model.locore.LocoreModel.load(
+                org.locore.testing.Fixtures.path(name + ".weights.safetensors"),
+                org.locore.model.locore.LocoreConfig.read(org.locore.testing.Fixtures.path(name + ".json")));
+        org.locore.model.locore.LocoreInputs in = org.locore.model.locore.LocoreInputs.read(
+                org.locore.testing.Fixtures.path(name + ".inputs.safetensors"));
+        org.locore.model.locore.LocoreModel.Gradients first = m.gradients(in);
+        java.util.Map<String, float[]> firstGrads = new java.util.TreeMap<>();
+        first.gradients().forEach((k, v) -> firstGrads.put(k, v.castTo(org.nd4j.linalg.api.buffer.DataType.FLOAT)
+                .dup('c').data().asFloat()));
+        m.releaseTrainingBuffers(); // new working arrays for the second pass
+        org.nd4j.linalg.api.ndarray.INDArray shift = Nd4j.create(org.nd4j.linalg.api.buffer.DataType.FLOAT, 12345);
+        org.locore.model.locore.LocoreModel.Gradients second = m.gradients(in);
+        assertEquals(first.loss(), second.loss(), 0.0, "loss");
+        int compared = 0;
+        for (var e : firstGrads.entrySet()) {
+            float[] again = second.gradients().get(e.getKey()).castTo(org.nd4j.linalg.api.buffer.DataType.FLOAT)
+                    .dup('c').data().asFloat();
+            org.junit.jupiter.api.Assertions.assertArrayEquals(e.getValue(), again, 0f, e.getKey());
+            compared++;
+        }
+        assertTrue(compared > 10 && shift.length() == 12345, compared + " gradients compared");
+    }
 }
