@@ -17,9 +17,10 @@ import java.util.Locale;
 /**
  * Chooses the BLAS library behind ND4J's CPU backend and {@link StridedGemm}: OpenBLAS (ND4J's own, 0.3.19) or
  * Intel oneMKL, which ND4J's OpenBLAS bindings load in its place when asked to (JavaCPP's
- * {@code org.bytedeco.openblas.load=mkl_rt}). On this project's Sapphire Rapids machine MKL runs the ViT's GEMMs
- * about 20% faster (BENCHMARKS.md); results agree with OpenBLAS's within float rounding (the parity tests run on
- * both).
+ * {@code org.bytedeco.openblas.load=mkl_rt}). On this project's Sapphire Rapids machine MKL runs the attention's
+ * K = 64 GEMMs 15-30% faster and the ViT and the training pass 6-20% faster (BENCHMARKS.md); results agree with
+ * OpenBLAS's within float rounding (the parity tests run on both), and MKL runs in its reproducible mode, so that
+ * runs repeat bit for bit.
  *
  * <p>The choice must be made before ND4J first loads its native libraries, so programs call {@link #select()}
  * first thing in {@code main} ({@code bin/locore} and the benchmarks do). The system property {@value #PROPERTY}
