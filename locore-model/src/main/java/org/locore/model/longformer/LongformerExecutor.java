@@ -44,7 +44,8 @@ import static org.nd4j.linalg.indexing.NDArrayIndex.point;
  * kernels of {@link RowOps} (SIMD through the JDK's Vector API when the JVM runs with
  * {@code --add-modules jdk.incubator.vector}, scalar Java otherwise), split over the ND4J thread count.
  * Temporaries' native memory is released at once, so the peak stays near the working set (under 2 GB at
- * LOCORE-base size).
+ * LOCORE-base size); the working arrays themselves are released after each run, or kept for the next run of the
+ * same size with {@link #keepBuffers} (as {@code LocoreModel}'s inference does).
  *
  * <p>{@link Attention#DENSE} replaces the banded attention by full {@code n x n} attention with the same masks
  * (band, global keys, padding), for comparison in benchmarks only: it needs O(n^2) memory.

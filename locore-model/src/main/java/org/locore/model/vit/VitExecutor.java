@@ -32,7 +32,7 @@ import static org.nd4j.linalg.indexing.NDArrayIndex.interval;
  * is about {@code 4 T (7 C + M + 2 chunk)} bytes (M the MLP width) beside the weights.
  *
  * <p>Attention can run its (head, row block) jobs one after the other with multi-threaded GEMMs, or on parallel
- * Java threads with single-threaded GEMMs (OpenBLAS set to one thread for the duration, restored afterwards);
+ * Java threads with single-threaded GEMMs (the BLAS library set to one thread for the duration, restored afterwards);
  * see {@link Options}.
  *
  * <p>Not thread-safe.
