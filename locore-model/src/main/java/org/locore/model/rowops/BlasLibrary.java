@@ -89,9 +89,9 @@ public final class BlasLibrary {
             } catch (IOException | RuntimeException | LinkageError e) {
                 System.clearProperty(JAVACPP_LOAD);
                 if (want.trim().equalsIgnoreCase("mkl")) {
-                    throw new IllegalArgumentException(PROPERTY + "=mkl: cannot load MKL's OpenMP runtime: " + e, e);
+                    throw new IllegalArgumentException(PROPERTY + "=mkl: cannot load MKL: " + e, e);
                 }
-                LOG.warn("BLAS: MKL present but its OpenMP runtime does not load ({}); using OpenBLAS", e.toString());
+                LOG.warn("BLAS: MKL present but it does not load ({}); using OpenBLAS", e.toString());
                 choice = Choice.OPENBLAS;
             }
         }
@@ -114,8 +114,8 @@ public final class BlasLibrary {
         if (t.mklGlobal != null) {
             t.mklGlobal.call(n);
             t.mklLocal.call(n);
-            t.mklDomain.call(n, 0);
-            t.mklDomain.call(n, 1);
+            t.mklDomain.call(n, MKL_DOMAIN_ALL);
+            t.mklDomain.call(n, MKL_DOMAIN_BLAS);
         } else if (t.openblas != null) {
             t.openblas.call(n);
         } else {
@@ -123,6 +123,9 @@ public final class BlasLibrary {
         }
     }
 
+    /** MKL's function domains for {@code MKL_Domain_Set_Num_Threads}: all of them, BLAS. */
+    private static final int MKL_DOMAIN_ALL = 0;
+    private static final int MKL_DOMAIN_BLAS = 1;
     private static ThreadSetters setters;
 
     /** The loaded library's thread-count functions, looked up on first use. */
