@@ -1,5 +1,6 @@
 package org.locore.data.shortlist;
 
+import org.locore.model.rowops.BlasLibrary;
 import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
@@ -161,6 +162,8 @@ public final class ShortlistBuilder {
             t.setDaemon(true);
             return t;
         });
+        // the merge runs on Java threads right after each GEMM: MKL's threads must not spin meanwhile
+        BlasLibrary.sleepAfterGemms();
         long t0 = System.nanoTime();
         long waitNs = 0, gemmNs = 0, mergeNs = 0;
         try {

@@ -54,6 +54,8 @@ public final class ShortlistBenchmark {
 
     /** Runs the benchmark; see the class comment for the arguments. */
     public static void main(String[] args) {
+        // MKL or OpenBLAS (-Dlocore.blas=...), before ND4J loads, as bin/locore does
+        System.out.println("BLAS library: " + org.locore.model.rowops.BlasLibrary.select());
         int m = args.length > 0 ? Integer.parseInt(args[0]) : ShortlistBuilder.DEFAULT_M;
         String[] configs = args.length > 1 ? java.util.Arrays.copyOfRange(args, 1, args.length)
                 : new String[]{"100000:70", "100000:1000", "1000000:70", "1000000:300"};

@@ -123,6 +123,58 @@ public final class BlasLibrary {
         }
     }
 
+    /** Threads on which {@link #sleepAfterGemms} has run. */
+    private static final ThreadLocal<Boolean> SLEEPS_AFTER_GEMMS = ThreadLocal.withInitial(() -> false);
+
+    /**
+     * Makes the OpenMP threads of the multi-threaded MKL GEMMs that the calling thread starts sleep as soon as each
+     * GEMM is done ({@link #setSpinWait setSpinWait(0)}) instead of spinning for Intel OpenMP's default 200 ms: the
+     * executors run Java worker threads (row kernels, attention jobs) right after their GEMMs, and a spinning
+     * OpenMP thread took a core from them (the ViT forward took 4.0 instead of 3.5 s per image on 2 cores, see
+     * BENCHMARKS.md). Once per thread ({@link Workers} calls it before starting workers); nothing when the
+     * environment sets {@code KMP_BLOCKTIME} (the user's choice), the system property
+     * {@code locore.blas.sleepAfterGemms} is {@code false}, or the BLAS library is OpenBLAS. (Intel OpenMP also
+     * stops spinning on its own once it counts more threads than cores, but only for threads that never set a
+     * value, and only from then on.)
+     */
+    public static void sleepAfterGemms() {
+        if (SLEEPS_AFTER_GEMMS.get()) {
+            return;
+        }
+        SLEEPS_AFTER_GEMMS.set(true);
+        if (System.getenv("KMP_BLOCKTIME") == null && inUse() == Choice.MKL
+                && Boolean.parseBoolean(System.getProperty("locore.blas.sleepAfterGemms", "true"))) {
+            setSpinWait(0);
+        }
+    }
+
+    /**
+     * Sets how long the OpenMP threads of the multi-threaded MKL GEMMs that the calling thread starts keep spinning
+     * after each GEMM before they sleep (Intel OpenMP's {@code kmp_set_blocktime}, which applies to the calling
+     * thread's teams; the environment variable {@code KMP_BLOCKTIME} sets the default, 200 ms). Does nothing with
+     * OpenBLAS.
+     *
+     * @return whether the setting was applied (MKL with the Intel OpenMP runtime loaded)
+     */
+    public static boolean setSpinWait(int millis) {
+        ThreadSetters t = setters();
+        if (t.blocktime == null) {
+            return false;
+        }
+        t.blocktime.call(millis);
+        return true;
+    }
+
+    /**
+     * The calling thread's spin wait in milliseconds ({@code kmp_get_blocktime}), or -1 without MKL. The function
+     * takes no argument; it is called through an {@code int f(int)} pointer, whose argument register it ignores
+     * (x86-64, the only platform MKL is wired up for).
+     */
+    static int spinWait() {
+        ThreadSetters t = setters();
+        return t.blocktimeGet == null ? -1 : t.blocktimeGet.call(0);
+    }
+
     /** MKL's function domains for {@code MKL_Domain_Set_Num_Threads}: all of them, BLAS. */
     private static final int MKL_DOMAIN_ALL = 0;
     private static final int MKL_DOMAIN_BLAS = 1;
@@ -135,7 +187,8 @@ public final class BlasLibrary {
             Loader.load(org.bytedeco.openblas.global.openblas_nolapack.class);
             setters = new ThreadSetters(Loader.addressof("MKL_Set_Num_Threads"),
                     Loader.addressof("MKL_Set_Num_Threads_Local"), Loader.addressof("MKL_Domain_Set_Num_Threads"),
-                    Loader.addressof("openblas_set_num_threads"));
+                    Loader.addressof("openblas_set_num_threads"), Loader.addressof("kmp_set_blocktime"),
+                    Loader.addressof("kmp_get_blocktime"));
         }
         return setters;
     }
@@ -146,13 +199,20 @@ public final class BlasLibrary {
         final IntFunction mklLocal;
         final DomainSetter mklDomain;
         final Setter openblas;
+        /** Intel OpenMP's {@code kmp_set_blocktime} and {@code kmp_get_blocktime}, with MKL only. */
+        final Setter blocktime;
+        final IntFunction blocktimeGet;
 
-        ThreadSetters(Pointer mklGlobal, Pointer mklLocal, Pointer mklDomain, Pointer openblas) {
+        ThreadSetters(Pointer mklGlobal, Pointer mklLocal, Pointer mklDomain, Pointer openblas, Pointer blocktime,
+                      Pointer blocktimeGet) {
             boolean mkl = mklGlobal != null && mklLocal != null && mklDomain != null;
             this.mklGlobal = mkl ? Setter.of(mklGlobal) : null;
             this.mklLocal = mkl ? IntFunction.of(mklLocal) : null;
             this.mklDomain = mkl ? DomainSetter.of(mklDomain) : null;
             this.openblas = !mkl && openblas != null ? Setter.of(openblas) : null;
+            boolean omp = mkl && blocktime != null && blocktimeGet != null;
+            this.blocktime = omp ? Setter.of(blocktime) : null;
+            this.blocktimeGet = omp ? IntFunction.of(blocktimeGet) : null;
         }
     }
 

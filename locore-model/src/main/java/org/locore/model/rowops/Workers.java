@@ -55,6 +55,7 @@ public final class Workers {
 
     /** Splits {@code rows} rows into one contiguous range per worker (at most {@code threads}); the caller runs the first. */
     public static void rows(int threads, int rows, RowTask task) {
+        BlasLibrary.sleepAfterGemms();
         int t = Math.min(threads, rows);
         if (t <= 1) {
             task.run(0, 0, rows);
@@ -79,6 +80,7 @@ public final class Workers {
      * GEMMs do not oversubscribe the cores.
      */
     public static void jobs(int threads, int jobs, JobTask task) {
+        BlasLibrary.sleepAfterGemms();
         if (threads <= 1 || jobs <= 1) {
             for (int j = 0; j < jobs; j++) {
                 task.run(0, j);

@@ -5,6 +5,7 @@ import org.nd4j.linalg.api.blas.Blas;
 import org.nd4j.linalg.factory.Nd4j;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertThrows;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -102,6 +103,39 @@ class BlasLibraryTest {
             assertProduct(expected, a.mmul(b));
         } finally {
             BlasLibrary.setThreads(threads);
+        }
+    }
+
+    /**
+     * With MKL, a thread that starts {@link Workers} has its MKL threads sleep right after each GEMM (spin wait 0,
+     * replacing what the thread had, here an explicit 200 ms) unless the environment sets {@code KMP_BLOCKTIME} or
+     * {@code locore.blas.sleepAfterGemms} is false; {@link BlasLibrary#setSpinWait} sets the calling thread's value.
+     * With OpenBLAS there is nothing to set.
+     */
+    @Test
+    void workersLetMklThreadsSleepAfterGemms() throws Exception {
+        java.util.concurrent.ExecutorService ex = java.util.concurrent.Executors.newSingleThreadExecutor();
+        try {
+            if (BlasLibrary.inUse() != BlasLibrary.Choice.MKL) {
+                assertEquals(-1, BlasLibrary.spinWait());
+                assertFalse(BlasLibrary.setSpinWait(0));
+                return;
+            }
+            int[] seen = ex.submit(() -> {
+                assertTrue(BlasLibrary.setSpinWait(200));
+                int before = BlasLibrary.spinWait();
+                Workers.rows(2, 10, (k, r0, r1) -> { });
+                int after = BlasLibrary.spinWait();
+                assertTrue(BlasLibrary.setSpinWait(37));
+                return new int[]{before, after, BlasLibrary.spinWait()};
+            }).get();
+            assertEquals(200, seen[0], "after setSpinWait(200)");
+            boolean applies = System.getenv("KMP_BLOCKTIME") == null
+                    && Boolean.parseBoolean(System.getProperty("locore.blas.sleepAfterGemms", "true"));
+            assertEquals(applies ? 0 : 200, seen[1], "after starting Workers");
+            assertEquals(37, seen[2], "after setSpinWait(37)");
+        } finally {
+            ex.shutdownNow();
         }
     }
 

@@ -33,8 +33,9 @@ public final class VitBenchmark {
      * @param args optional number of timed runs per setting (default 3), after one warm-up run; optionally a
      *             comma-separated list of thread counts (default: ND4J's own, one per core) to compare in the same
      *             JVM, taking turns run by run so that every setting sees the same machine load; optionally the
-     *             path: {@code eager} (default), {@code graph} (the SameDiff reference) or {@code profile} (eager,
-     *             then seconds per stage)
+     *             path: {@code eager} (default), {@code graph} (the SameDiff reference), {@code profile} (eager,
+     *             then seconds per stage) or {@code spin} (MKL's threads sleeping after each GEMM against
+     *             spinning, taking turns)
      */
     public static void main(String[] args) throws Exception {
         // MKL or OpenBLAS (-Dlocore.blas=...), before ND4J loads
@@ -52,6 +53,10 @@ public final class VitBenchmark {
         double buildS = (System.nanoTime() - t0) / 1e9;
         INDArray image = Nd4j.randn(DataType.FLOAT, 1, 3, 574, 770);
         double first = once(vit, det, image, path)[0];
+        if (variant.equals("spin")) {
+            compareSpinWait(vit, det, image, runs);
+            return;
+        }
         java.util.Map<String, Double> before = vit.eagerStageSeconds();
         int n = threads.length;
         double[] best = new double[n];
@@ -111,6 +116,39 @@ public final class VitBenchmark {
                     detectorSeconds / (runs * n + 1));
         }
         System.out.printf("peak RSS %s, heap max %d MiB%n", peakRss(), Runtime.getRuntime().maxMemory() >> 20);
+    }
+
+    /**
+     * MKL's OpenMP threads sleeping right after each GEMM ({@link
+     * org.locore.model.rowops.BlasLibrary#sleepAfterGemms}, the default) against spinning 200 ms after each (Intel
+     * OpenMP's default), taking turns run by run in this JVM so that both see the same machine load.
+     */
+    private static void compareSpinWait(Dinov2Vit vit, AmesDetector det, INDArray image, int runs) {
+        String[] names = {"sleep", "spin"};
+        int[] spinMillis = {0, 200};
+        double[] total = new double[2];
+        double[] best = {Double.MAX_VALUE, Double.MAX_VALUE};
+        double[] cpu = new double[2];
+        StringBuilder pairs = new StringBuilder();
+        for (int i = 0; i < runs; i++) {
+            for (int g = 0; g < 2; g++) {
+                if (!org.locore.model.rowops.BlasLibrary.setSpinWait(spinMillis[g])) {
+                    throw new IllegalStateException("the spin wait is MKL's: run with MKL");
+                }
+                double[] s = once(vit, det, image, VitForwardPath.EAGER);
+                total[g] += s[0];
+                cpu[g] += s[1];
+                best[g] = Math.min(best[g], s[0]);
+                pairs.append(g == 0 ? " (" : "/").append(String.format("%.2f", s[0])).append(g == 1 ? ")" : "");
+            }
+        }
+        org.locore.model.rowops.BlasLibrary.setSpinWait(0);
+        System.out.printf("MKL threads sleeping/spinning after each GEMM, %d runs each, taking turns: seconds per "
+                + "image:%s%n", runs, pairs);
+        for (int g = 0; g < 2; g++) {
+            System.out.printf("  %-5s mean %.2f s/image (best %.2f s), CPU %.1f s/image%n", names[g], total[g] / runs,
+                    best[g], cpu[g] / runs);
+        }
     }
 
     /** Threads for libnd4j's own loops and for OpenBLAS. */
