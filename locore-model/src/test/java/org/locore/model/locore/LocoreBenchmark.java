@@ -58,7 +58,7 @@ public final class LocoreBenchmark {
 
     /**
      * @param args variant ({@code eager | dense | graph | fwdbwd | fwdbwd-lean | fwdbwd-dropout | fwdbwd-graph |
-     *             profile}), timed runs after the first (default 3;
+     *             profile | subblocks}), timed runs after the first (default 3;
      *             0: report the first run), layers (default 12)
      */
     public static void main(String[] args) throws Exception {
@@ -76,6 +76,10 @@ public final class LocoreBenchmark {
         LocoreModel m = model(layers);
         if (variant.equals("profile")) {
             profile(m, layers, runs);
+            return;
+        }
+        if (variant.equals("subblocks")) {
+            compareSubBlocks(m, layers, runs);
             return;
         }
         if (variant.startsWith("profile-fwdbwd")) {
@@ -202,6 +206,54 @@ public final class LocoreBenchmark {
             case "graph" -> m.forward(in, ForwardPath.GRAPH).logits().sumNumber().doubleValue();
             default -> throw new IllegalArgumentException("unknown variant " + variant);
         };
+    }
+
+    /**
+     * The eager encoder with 1, 2 and 4 query sub-blocks per window block ({@code locore.longformer.subBlocks}), one
+     * executor each (buffers kept), taking turns run by run in this JVM so that all see the same machine load.
+     */
+    static void compareSubBlocks(LocoreModel m, int layers, int runs) {
+        LocoreModel.Output o = m.forward(inputs(false));
+        m.releaseInferenceBuffers();
+        int slots = o.layout().globalSlots();
+        int[] counts = {1, 2, 4};
+        LongformerExecutor[] ex = new LongformerExecutor[counts.length];
+        String key = "locore.longformer.subBlocks";
+        String was = System.getProperty(key);
+        for (int i = 0; i < counts.length; i++) {
+            System.setProperty(key, Integer.toString(counts[i]));
+            ex[i] = new LongformerExecutor(m.config().longformer(), layers, LocoreModel.ENCODER_PREFIX,
+                    m.parameters()::get, LongformerExecutor.Attention.BANDED).keepBuffers(true);
+        }
+        if (was == null) {
+            System.clearProperty(key);
+        } else {
+            System.setProperty(key, was);
+        }
+        double[] total = new double[counts.length];
+        StringBuilder rounds = new StringBuilder();
+        for (LongformerExecutor e : ex) {
+            e.run(o.inputsEmbeds(), o.attentionMask(), o.globalAttentionMask(), slots); // warm-up, buffers
+        }
+        for (int r = 0; r < runs; r++) {
+            rounds.append(" (");
+            for (int i = 0; i < counts.length; i++) {
+                long t0 = System.nanoTime();
+                ex[i].run(o.inputsEmbeds(), o.attentionMask(), o.globalAttentionMask(), slots);
+                double sec = (System.nanoTime() - t0) / 1e9;
+                total[i] += sec;
+                rounds.append(i == 0 ? "" : "/").append(String.format(Locale.ROOT, "%.2f", sec));
+            }
+            rounds.append(")");
+        }
+        System.out.printf(Locale.ROOT, "encoder pass with 1/2/4 window sub-blocks, %d rounds taking turns:%s%n", runs,
+                rounds);
+        for (int i = 0; i < counts.length; i++) {
+            System.out.printf(Locale.ROOT, "  %d sub-blocks: mean %.2f s%n", counts[i], total[i] / runs);
+        }
+        for (LongformerExecutor e : ex) {
+            e.release();
+        }
     }
 
     /** Seconds per stage of the eager encoder (no embedding or classifier), summed over {@code runs} runs. */
