@@ -142,9 +142,9 @@ public final class BlasLibrary {
             return;
         }
         SLEEPS_AFTER_GEMMS.set(true);
-        if (System.getenv("KMP_BLOCKTIME") == null && inUse() == Choice.MKL
+        if (System.getenv("KMP_BLOCKTIME") == null
                 && Boolean.parseBoolean(System.getProperty("locore.blas.sleepAfterGemms", "true"))) {
-            setSpinWait(0);
+            setSpinWait(0); // nothing with OpenBLAS
         }
     }
 
