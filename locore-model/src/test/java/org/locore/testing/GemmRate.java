@@ -4,14 +4,23 @@ import org.nd4j.linalg.api.buffer.DataType;
 import org.nd4j.linalg.api.ndarray.INDArray;
 import org.nd4j.linalg.factory.Nd4j;
 
-/** The machine's single-precision GEMM rate, measured in the running JVM for the benchmarks' efficiency figures. */
+/**
+ * The machine's single-precision GEMM rate, measured in the running JVM for the benchmarks' efficiency figures: the
+ * reference product {@code [rows, 768] x [768, 3072]} through {@code Nd4j.gemm}, timed repeatedly after one untimed
+ * warm-up product, reported both as the best single product (the peak) and as the mean over all of them (the
+ * sustained rate, measured the way the benchmarks measure a forward: total work over total time).
+ */
 public final class GemmRate {
     private GemmRate() {
     }
 
+    /** The best and the mean rate of {@code reps} timed products, GFLOP/s. */
+    public record Sample(double best, double mean, int reps) {
+    }
+
     /** GFLOP/s of {@code [rows, 768] x [768, 3072]} through {@code Nd4j.gemm}, best of 6. */
     public static double measure(int rows) {
-        return measure(rows, 6);
+        return sample(rows, 6).best();
     }
 
     /**
@@ -19,50 +28,74 @@ public final class GemmRate {
      * the rate just before and just after a timed run, for a ratio that follows this host's drifting speed.
      */
     public static double measure(int rows, int reps) {
+        return sample(rows, reps).best();
+    }
+
+    /** {@code reps} timed products after one untimed one: the best and the mean rate. */
+    public static Sample sample(int rows, int reps) {
         INDArray a = Nd4j.randn(DataType.FLOAT, rows, 768);
         INDArray b = Nd4j.randn(DataType.FLOAT, 768, 3072);
         INDArray c = Nd4j.create(DataType.FLOAT, rows, 3072);
+        Nd4j.gemm(a, b, c, false, false, 1.0, 0.0);
         double best = Double.MAX_VALUE;
+        double total = 0;
         for (int i = 0; i < reps; i++) {
             long t = System.nanoTime();
             Nd4j.gemm(a, b, c, false, false, 1.0, 0.0);
-            best = Math.min(best, (System.nanoTime() - t) / 1e9);
+            double s = (System.nanoTime() - t) / 1e9;
+            best = Math.min(best, s);
+            total += s;
         }
         for (INDArray x : new INDArray[]{a, b, c}) {
             x.close(); // free the native memory now: measured between runs, it must not add to their peak memory
         }
-        return 2.0 * rows * 768 * 3072 / best / 1e9;
+        double gflop = 2.0 * rows * 768 * 3072 / 1e9;
+        return new Sample(gflop / best, gflop * reps / total, reps);
     }
 
     /**
-     * Timed runs, each bracketed by the GEMM rate measured just before and just after it ({@link #measure(int, int)},
-     * best of 3 each): this host's speed moves within minutes, so each run is compared with the rate around it.
+     * Timed runs, each bracketed by GEMM samples ({@link #sample}) taken just before and just after it: this host's
+     * speed moves within minutes, so each run is compared with the rate around it, both the peak (best product of
+     * each sample) and the sustained rate (mean over each sample's products).
      */
     public static final class Bracket {
         private final int rows;
+        private final int reps;
         private final StringBuilder runs = new StringBuilder();
         private double ratioSum;
+        private double sustainedRatioSum;
         private int count;
 
-        /** @param rows the GEMM's rows, as for {@link #measure(int)} */
+        /** @param rows the GEMM's rows, as for {@link #measure(int)}; 8 products before and after each run */
         public Bracket(int rows) {
+            this(rows, 8);
+        }
+
+        /** @param reps the timed products of each sample before and after a run */
+        public Bracket(int rows, int reps) {
             this.rows = rows;
+            this.reps = reps;
         }
 
         /**
-         * Measures the GEMM rate, runs {@code run} (which returns its seconds), measures again, and records the
-         * run's efficiency for {@code gflop} against the mean of the two rates.
+         * Samples the GEMM rate, runs {@code run} (which returns its seconds), samples again, and records the run's
+         * efficiency for {@code gflop} against the mean of the two best rates and against the mean of the two
+         * sustained rates.
          *
          * @return the run's seconds
          */
         public double time(double gflop, java.util.function.DoubleSupplier run) {
-            double before = measure(rows, 3);
+            Sample before = sample(rows, reps);
             double s = run.getAsDouble();
-            double after = measure(rows, 3);
-            double ratio = gflop / s / ((before + after) / 2);
+            Sample after = sample(rows, reps);
+            double achieved = gflop / s;
+            double ratio = achieved / ((before.best() + after.best()) / 2);
+            double sustained = achieved / ((before.mean() + after.mean()) / 2);
             ratioSum += ratio;
-            runs.append(String.format(java.util.Locale.ROOT, "%s%.2f s at %.0f%% of %.0f/%.0f", count == 0 ? "" : "; ",
-                    s, 100 * ratio, before, after));
+            sustainedRatioSum += sustained;
+            runs.append(String.format(java.util.Locale.ROOT, "%s%.2f s at %.0f%% of %.0f/%.0f best, %.0f%% of %.0f/%.0f"
+                            + " mean", count == 0 ? "" : "; ", s, 100 * ratio, before.best(), after.best(),
+                    100 * sustained, before.mean(), after.mean()));
             count++;
             return s;
         }
@@ -72,10 +105,21 @@ public final class GemmRate {
             return count;
         }
 
-        /** {@code "each run against ...: mean R% (s at r% of before/after; ...)"}. */
+        /** The mean over the runs of their efficiency against the best products around them. */
+        public double meanRatio() {
+            return ratioSum / Math.max(count, 1);
+        }
+
+        /** The mean over the runs of their efficiency against the sustained (mean) rate around them. */
+        public double meanSustainedRatio() {
+            return sustainedRatioSum / Math.max(count, 1);
+        }
+
+        /** {@code "each run against ...: mean R% of the best, S% of the sustained rate (...)"}. */
         public String summary() {
             return String.format(java.util.Locale.ROOT, "each run against the GEMM rate measured just before and after"
-                    + " it (best of 3 each): mean %.0f%% (%s)", 100 * ratioSum / Math.max(count, 1), runs);
+                            + " it (%d products each): mean %.0f%% of the best product, %.0f%% of the sustained (mean)"
+                            + " rate (%s)", reps, 100 * meanRatio(), 100 * meanSustainedRatio(), runs);
         }
     }
 }

@@ -222,16 +222,9 @@ public final class LongformerExecutor {
         float eps = (float) c.layerNormEps();
         int threads = Workers.count();
         mark = System.nanoTime();
-        INDArray x = Nd4j.create(DataType.FLOAT, bn, e);
-        x.assign(inputsEmbeds.castTo(DataType.FLOAT).reshape(bn, e));
-        INDArray pos = p("embeddings.position_embeddings.weight")
-                .get(interval(c.firstPosition(), c.firstPosition() + n), all()).dup('c');
-        x.reshape(b, (long) n * e).addiRowVector(pos.reshape(1, (long) n * e));
-        free(pos);
-        x.addiRowVector(p("embeddings.token_type_embeddings.weight").getRow(0).dup());
         Work work = work(bn, threads, Math.max(Math.max(5 * e, c.intermediateSize()), n));
         Rows rowBufs = work.rows;
-        layerNorm(rowBufs, x, null, null, vec("embeddings.LayerNorm.weight"), vec("embeddings.LayerNorm.bias"), eps);
+        INDArray x = embeddings(inputsEmbeds, b, n, rowBufs, eps);
         lap("embeddings");
 
         Map<Integer, RowMasks> masksByWindow = new HashMap<>();
@@ -389,6 +382,48 @@ public final class LongformerExecutor {
             s1 = new float[threads][len];
             s2 = new float[threads][len];
         }
+    }
+
+    /**
+     * The embeddings {@code LayerNorm(inputs + position + token type 0)} of {@code [B, n, E]} inputs as a new
+     * {@code [B n, E]} array, in one pass over the rows (positions from {@link LongformerConfig#firstPosition()};
+     * the sums in that order, as the graph adds them).
+     */
+    private INDArray embeddings(INDArray inputsEmbeds, int b, int n, Rows rb, float eps) {
+        int e = c.hiddenSize();
+        int bn = b * n;
+        INDArray in = inputsEmbeds.reshape(bn, e);
+        boolean copied = in.dataType() != DataType.FLOAT || in.offset() != 0 || in.ordering() != 'c'
+                || in.data().length() != in.length();
+        if (copied) {
+            in = in.castTo(DataType.FLOAT).dup('c');
+        }
+        INDArray table = p("embeddings.position_embeddings.weight");
+        INDArray pos = table.get(interval(c.firstPosition(), c.firstPosition() + n), all()).dup('c');
+        float[] type = p("embeddings.token_type_embeddings.weight").getRow(0).toFloatVector();
+        float[] lw = vec("embeddings.LayerNorm.weight");
+        float[] lb = vec("embeddings.LayerNorm.bias");
+        INDArray x = Nd4j.create(DataType.FLOAT, bn, e);
+        FloatBuffer inf = floats(in);
+        FloatBuffer pf = floats(pos);
+        FloatBuffer xf = floats(x);
+        Workers.rows(rb.threads, bn, (k, r0, r1) -> {
+            float[] xs = rb.s1[k];
+            float[] ps = rb.s2[k];
+            for (int r = r0; r < r1; r++) {
+                inf.get(r * e, xs, 0, e);
+                pf.get(r % n * e, ps, 0, e);
+                ops.addBias(xs, 0, xs, 0, e, ps, 0);
+                ops.addBias(xs, 0, xs, 0, e, type, 0);
+                ops.layerNorm(xs, xs, 0, e, lw, lb, eps);
+                xf.put(r * e, xs, 0, e);
+            }
+        });
+        free(pos);
+        if (copied) {
+            free(in);
+        }
+        return x;
     }
 
     /**

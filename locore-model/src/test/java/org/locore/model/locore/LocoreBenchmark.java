@@ -70,9 +70,9 @@ public final class LocoreBenchmark {
         System.out.printf(Locale.ROOT, "threads: %d cores, ND4J max threads %d, OMP_NUM_THREADS=%s, load %s%n",
                 Runtime.getRuntime().availableProcessors(), Nd4j.getEnvironment().maxThreads(),
                 System.getenv("OMP_NUM_THREADS"), load());
-        double gemm = org.locore.testing.GemmRate.measure(TOKENS);
-        System.out.printf(Locale.ROOT, "GEMM [5120,768]x[768,3072] via Nd4j.gemm: best of 6 %.1f GFLOP/s (load %s)%n",
-                gemm, load());
+        org.locore.testing.GemmRate.Sample gemm = org.locore.testing.GemmRate.sample(TOKENS, 6);
+        System.out.printf(Locale.ROOT, "GEMM [5120,768]x[768,3072] via Nd4j.gemm: best of 6 %.1f GFLOP/s, mean of the 6"
+                + " %.1f GFLOP/s (load %s)%n", gemm.best(), gemm.mean(), load());
         LocoreModel m = model(layers);
         if (variant.equals("profile")) {
             profile(m, layers, runs);
@@ -89,9 +89,9 @@ public final class LocoreBenchmark {
             return;
         }
         System.out.println(run(m, variant, runs, layers));
-        double gemmAfter = org.locore.testing.GemmRate.measure(TOKENS);
-        System.out.printf(Locale.ROOT, "GEMM again after the runs: %.1f GFLOP/s; peak RSS %s; load %s%n", gemmAfter,
-                peakRss(), load());
+        org.locore.testing.GemmRate.Sample gemmAfter = org.locore.testing.GemmRate.sample(TOKENS, 6);
+        System.out.printf(Locale.ROOT, "GEMM again after the runs: best %.1f, mean %.1f GFLOP/s; peak RSS %s; load %s%n",
+                gemmAfter.best(), gemmAfter.mean(), peakRss(), load());
     }
 
     static LocoreModel model(int layers) {
@@ -260,7 +260,7 @@ public final class LocoreBenchmark {
     static void profile(LocoreModel m, int layers, int runs) {
         LocoreModel.Output o = m.forward(inputs(false));
         LongformerExecutor ex = new LongformerExecutor(m.config().longformer(), layers, LocoreModel.ENCODER_PREFIX,
-                m.parameters()::get, LongformerExecutor.Attention.BANDED);
+                m.parameters()::get, LongformerExecutor.Attention.BANDED).keepBuffers(true); // as LocoreModel's
         int slots = o.layout().globalSlots();
         ex.run(o.inputsEmbeds(), o.attentionMask(), o.globalAttentionMask(), slots); // warm-up
         Map<String, Double> warm = ex.stageSeconds();
