@@ -22,7 +22,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * LOCORE-base geometry (5120 tokens, hidden 768, 12 heads, FFN 3072, 12 layers, window 512, D = 48, K = 100) with
  * random weights, batch 1, on the ND4J CPU backend: seconds per forward pass, CPU seconds per forward, achieved
  * GFLOP/s against the machine's sgemm rate measured in the same JVM ({@code [5120, 768] x [768, 3072]} through
- * {@code Nd4j.gemm}), the process's peak resident memory, and the load average. One variant per JVM, so that the
+ * {@code Nd4j.gemm}; its best single product and its mean, {@link org.locore.testing.GemmRate}, at the start and
+ * around each timed run), the process's peak resident memory, and the load average. One variant per JVM, so that the
  * peak memory is that variant's:
  * <ul>
  *   <li>{@code eager}: {@link ForwardPath#EAGER} (the default forward), {@code dense}: {@link ForwardPath#EAGER_DENSE},
