@@ -398,8 +398,8 @@ public final class LongformerExecutor {
         if (copied) {
             in = in.castTo(DataType.FLOAT).dup('c');
         }
-        INDArray table = p("embeddings.position_embeddings.weight");
-        INDArray pos = table.get(interval(c.firstPosition(), c.firstPosition() + n), all()).dup('c');
+        INDArray pos = p("embeddings.position_embeddings.weight")
+                .get(interval(c.firstPosition(), c.firstPosition() + n), all()).dup('c');
         float[] type = p("embeddings.token_type_embeddings.weight").getRow(0).toFloatVector();
         float[] lw = vec("embeddings.LayerNorm.weight");
         float[] lb = vec("embeddings.LayerNorm.bias");
