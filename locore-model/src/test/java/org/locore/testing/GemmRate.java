@@ -23,14 +23,6 @@ public final class GemmRate {
         return sample(rows, 6).best();
     }
 
-    /**
-     * GFLOP/s of {@code [rows, 768] x [768, 3072]} through {@code Nd4j.gemm}, best of {@code reps}: with few reps,
-     * the rate just before and just after a timed run, for a ratio that follows this host's drifting speed.
-     */
-    public static double measure(int rows, int reps) {
-        return sample(rows, reps).best();
-    }
-
     /** {@code reps} timed products after one untimed one: the best and the mean rate. */
     public static Sample sample(int rows, int reps) {
         INDArray a = Nd4j.randn(DataType.FLOAT, rows, 768);
