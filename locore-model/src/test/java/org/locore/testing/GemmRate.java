@@ -14,8 +14,8 @@ public final class GemmRate {
     private GemmRate() {
     }
 
-    /** The best and the mean rate of {@code reps} timed products, GFLOP/s. */
-    public record Sample(double best, double mean, int reps) {
+    /** The best and the mean rate of a sample's timed products, GFLOP/s. */
+    public record Sample(double best, double mean) {
     }
 
     /** GFLOP/s of {@code [rows, 768] x [768, 3072]} through {@code Nd4j.gemm}, best of 6. */
@@ -42,7 +42,7 @@ public final class GemmRate {
             x.close(); // free the native memory now: measured between runs, it must not add to their peak memory
         }
         double gflop = 2.0 * rows * 768 * 3072 / 1e9;
-        return new Sample(gflop / best, gflop * reps / total, reps);
+        return new Sample(gflop / best, gflop * reps / total);
     }
 
     /**
@@ -51,8 +51,9 @@ public final class GemmRate {
      * each sample) and the sustained rate (mean over each sample's products).
      */
     public static final class Bracket {
+        /** Timed products of each sample before and after a run. */
+        private static final int REPS = 8;
         private final int rows;
-        private final int reps;
         private final StringBuilder runs = new StringBuilder();
         private double ratioSum;
         private double sustainedRatioSum;
@@ -60,13 +61,7 @@ public final class GemmRate {
 
         /** @param rows the GEMM's rows, as for {@link #measure(int)}; 8 products before and after each run */
         public Bracket(int rows) {
-            this(rows, 8);
-        }
-
-        /** @param reps the timed products of each sample before and after a run */
-        public Bracket(int rows, int reps) {
             this.rows = rows;
-            this.reps = reps;
         }
 
         /**
@@ -77,9 +72,9 @@ public final class GemmRate {
          * @return the run's seconds
          */
         public double time(double gflop, java.util.function.DoubleSupplier run) {
-            Sample before = sample(rows, reps);
+            Sample before = sample(rows, REPS);
             double s = run.getAsDouble();
-            Sample after = sample(rows, reps);
+            Sample after = sample(rows, REPS);
             double achieved = gflop / s;
             double ratio = achieved / ((before.best() + after.best()) / 2);
             double sustained = achieved / ((before.mean() + after.mean()) / 2);
@@ -111,7 +106,7 @@ public final class GemmRate {
         public String summary() {
             return String.format(java.util.Locale.ROOT, "each run against the GEMM rate measured just before and after"
                             + " it (%d products each): mean %.0f%% of the best product, %.0f%% of the sustained (mean)"
-                            + " rate (%s)", reps, 100 * meanRatio(), 100 * meanSustainedRatio(), runs);
+                            + " rate (%s)", REPS, 100 * meanRatio(), 100 * meanSustainedRatio(), runs);
         }
     }
 }

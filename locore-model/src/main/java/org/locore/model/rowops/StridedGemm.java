@@ -7,10 +7,11 @@ import org.nd4j.linalg.api.ndarray.INDArray;
 
 /**
  * Single-precision GEMM on sub-matrices of whole row-major float arrays, given by an element offset and a leading
- * dimension, through the same {@code cblas_sgemm} that ND4J calls (OpenBLAS's or MKL's, {@link BlasLibrary}): lets the eager executors multiply one
- * head's columns of a fused projection (stride {@code 5E}) or one block of rows in place, without the copies that
- * ND4J's {@code gemm} makes of strided views and without its per-call bookkeeping. The library's thread count is
- * ND4J's ({@link Workers#jobs} sets it to one inside parallel jobs). Bounds are checked against the arrays' lengths.
+ * dimension, through the same {@code cblas_sgemm} that ND4J calls (OpenBLAS's or MKL's, {@link BlasLibrary}): lets
+ * the eager executors multiply one head's columns of a fused projection (stride {@code 5E}) or one block of rows in
+ * place, without the copies that ND4J's {@code gemm} makes of strided views and without its per-call bookkeeping.
+ * The library's thread count is ND4J's ({@link Workers#jobs} sets it to one inside parallel jobs). Bounds are checked
+ * against the arrays' lengths.
  */
 public final class StridedGemm {
     private static final int ROW_MAJOR = 101;

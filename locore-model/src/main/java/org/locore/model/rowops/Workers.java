@@ -13,8 +13,8 @@ import java.util.concurrent.atomic.AtomicInteger;
 
 /**
  * The eager executors' Java-thread parallelism: row ranges split evenly over a number of workers, and jobs taken
- * dynamically by the workers (so that a worker slowed by other processes takes fewer), optionally with the BLAS library
- * set to one thread for the duration. The caller is always worker 0; the others run on shared daemon threads.
+ * dynamically by the workers (so that a worker slowed by other processes takes fewer), optionally with the BLAS
+ * library set to one thread for the duration. The caller is always worker 0; the others run on shared daemon threads.
  * Worker indices ({@code k}) let tasks use per-worker scratch arrays.
  */
 public final class Workers {
@@ -76,8 +76,7 @@ public final class Workers {
     /**
      * Runs jobs {@code [0, jobs)} on {@code threads} workers, each taking the next job when done with its last;
      * with more than one worker, the BLAS library runs single-threaded meanwhile ({@link BlasLibrary#setThreads},
-     * restored afterwards), so that the jobs'
-     * GEMMs do not oversubscribe the cores.
+     * restored afterwards), so that the jobs' GEMMs do not oversubscribe the cores.
      */
     public static void jobs(int threads, int jobs, JobTask task) {
         BlasLibrary.sleepAfterGemms();
