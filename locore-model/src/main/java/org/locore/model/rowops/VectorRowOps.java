@@ -106,15 +106,15 @@ public final class VectorRowOps implements RowOps {
         FloatVector m2 = m0;
         FloatVector m3 = m0;
         int i = off;
-        // four independent maxima: one chain would wait on the (NaN-aware, several-instruction) max each step
+        // four independent maxima: one chain would wait on each step's compare and blend
         for (; i + 4 * L <= ub; i += 4 * L) {
-            m0 = m0.max(FloatVector.fromArray(S, r, i));
-            m1 = m1.max(FloatVector.fromArray(S, r, i + L));
-            m2 = m2.max(FloatVector.fromArray(S, r, i + 2 * L));
-            m3 = m3.max(FloatVector.fromArray(S, r, i + 3 * L));
+            m0 = max(m0, FloatVector.fromArray(S, r, i));
+            m1 = max(m1, FloatVector.fromArray(S, r, i + L));
+            m2 = max(m2, FloatVector.fromArray(S, r, i + 2 * L));
+            m3 = max(m3, FloatVector.fromArray(S, r, i + 3 * L));
         }
         for (; i < ub; i += L) {
-            m0 = m0.max(FloatVector.fromArray(S, r, i));
+            m0 = max(m0, FloatVector.fromArray(S, r, i));
         }
         float m = m0.max(m1).max(m2.max(m3)).reduceLanes(VectorOperators.MAX);
         for (; i < end; i++) {
@@ -147,13 +147,13 @@ public final class VectorRowOps implements RowOps {
         int i = 0;
         for (; i + 4 * L <= ub; i += 4 * L) {
             int o = byteOff + 4 * i;
-            m0 = m0.max(FloatVector.fromByteBuffer(S, buf, o, order));
-            m1 = m1.max(FloatVector.fromByteBuffer(S, buf, o + 4 * L, order));
-            m2 = m2.max(FloatVector.fromByteBuffer(S, buf, o + 8 * L, order));
-            m3 = m3.max(FloatVector.fromByteBuffer(S, buf, o + 12 * L, order));
+            m0 = max(m0, FloatVector.fromByteBuffer(S, buf, o, order));
+            m1 = max(m1, FloatVector.fromByteBuffer(S, buf, o + 4 * L, order));
+            m2 = max(m2, FloatVector.fromByteBuffer(S, buf, o + 8 * L, order));
+            m3 = max(m3, FloatVector.fromByteBuffer(S, buf, o + 12 * L, order));
         }
         for (; i < ub; i += L) {
-            m0 = m0.max(FloatVector.fromByteBuffer(S, buf, byteOff + 4 * i, order));
+            m0 = max(m0, FloatVector.fromByteBuffer(S, buf, byteOff + 4 * i, order));
         }
         float m = m0.max(m1).max(m2.max(m3)).reduceLanes(VectorOperators.MAX);
         for (; i < n; i++) {
@@ -179,7 +179,7 @@ public final class VectorRowOps implements RowOps {
             int o = byteOff + 4 * i;
             FloatVector v = FloatVector.fromByteBuffer(S, buf, o, order).add(FloatVector.fromArray(S, bias, bOff + i));
             v.intoByteBuffer(buf, o, order);
-            mv = mv.max(v);
+            mv = max(mv, v);
         }
         float m = mv.reduceLanes(VectorOperators.MAX);
         for (; i < n; i++) {
@@ -279,7 +279,7 @@ public final class VectorRowOps implements RowOps {
     private static FloatVector gelu(FloatVector x) {
         FloatVector z = x.mul((float) SQRT_HALF).abs();
         FloatVector ans = erfc(z);
-        return x.max(0f).sub(x.abs().mul(0.5f).mul(ans));
+        return x.blend(0f, x.lt(0f)).sub(x.abs().mul(0.5f).mul(ans));
     }
 
     /**
@@ -310,19 +310,24 @@ public final class VectorRowOps implements RowOps {
         return s;
     }
 
-    private static final FloatVector LOG2E_V = c(1.44269504088896341f);
+    /*
+     * The exponential's constants are floats broadcast where they are used, not static FloatVector fields: C2 keeps
+     * such broadcasts in registers across a loop, but reloads a static vector's payload (a float[]) in every
+     * iteration of a loop that stores floats, since the store might alias it.
+     */
+    private static final float LOG2E = 1.44269504088896341f;
     private static final float LN2 = 0.69314718056f;
     /** ln 2 in two parts (Cody and Waite): the first exact in few bits, so that {@code n ln2_hi} is exact. */
-    private static final FloatVector MINUS_LN2_HI = c(-0.693359375f);
-    private static final FloatVector MINUS_LN2_LO = c(2.12194440e-4f);
+    private static final float MINUS_LN2_HI = -0.693359375f;
+    private static final float MINUS_LN2_LO = 2.12194440e-4f;
     /** {@code 1.5 * 2^23}: adding it rounds to an integer held in the low mantissa bits. */
-    private static final FloatVector ROUND_V = c(12582912f);
-    private static final FloatVector P0 = c(1.9875691500e-4f);
-    private static final FloatVector P1 = c(1.3981999507e-3f);
-    private static final FloatVector P2 = c(8.3334519073e-3f);
-    private static final FloatVector P3 = c(4.1665795894e-2f);
-    private static final FloatVector P4 = c(1.6666665459e-1f);
-    private static final FloatVector P5 = c(5.0000001201e-1f);
+    private static final float ROUND = 12582912f;
+    private static final float P0 = 1.9875691500e-4f;
+    private static final float P1 = 1.3981999507e-3f;
+    private static final float P2 = 8.3334519073e-3f;
+    private static final float P3 = 4.1665795894e-2f;
+    private static final float P4 = 1.6666665459e-1f;
+    private static final float P5 = 5.0000001201e-1f;
 
     /**
      * {@code exp(x)} for {@code x <= 88} (Cephes {@code expf}: {@code x = n ln 2 + r}, {@code |r| <= ln 2 / 2}, a
@@ -343,16 +348,26 @@ public final class VectorRowOps implements RowOps {
      * with them this kernel was about 1.5x slower.
      */
     static FloatVector exp(FloatVector x, int bias) {
-        x = x.max(-bias * LN2);
-        FloatVector shifted = x.fma(LOG2E_V, ROUND_V);
-        FloatVector n = shifted.sub(ROUND_V);
-        FloatVector r = n.fma(MINUS_LN2_HI, x);
-        r = n.fma(MINUS_LN2_LO, r);
-        FloatVector p = P0.fma(r, P1).fma(r, P2).fma(r, P3).fma(r, P4).fma(r, P5);
+        float lo = -bias * LN2;
+        x = x.blend(lo, x.lt(lo));
+        FloatVector shifted = x.fma(LOG2E, ROUND);
+        FloatVector n = shifted.sub(ROUND);
+        FloatVector r = n.fma(c(MINUS_LN2_HI), x);
+        r = n.fma(c(MINUS_LN2_LO), r);
+        FloatVector p = c(P0).fma(r, c(P1)).fma(r, c(P2)).fma(r, c(P3)).fma(r, c(P4)).fma(r, c(P5));
         p = p.fma(r.mul(r), r).add(1f);
         FloatVector scale = ((IntVector) shifted.reinterpretAsInts()).lanewise(VectorOperators.LSHL, 23)
                 .add(bias << 23).reinterpretAsFloats();
         return p.mul(scale).mul(Float.intBitsToFloat((254 - bias) << 23));
+    }
+
+    /**
+     * The lane-wise maximum as a compare and a blend (two instructions; {@code FloatVector.max}, with Java's NaN and
+     * signed-zero rules, compiles to six): equal to it for all non-NaN lanes but for the sign of a zero maximum; a
+     * NaN in {@code b} is passed over.
+     */
+    private static FloatVector max(FloatVector a, FloatVector b) {
+        return a.blend(b, a.lt(b));
     }
 
     private static FloatVector c(float v) {
@@ -469,7 +484,7 @@ public final class VectorRowOps implements RowOps {
             FloatVector z2 = z.mul(z);
             FloatVector ans = erfc(z);
             // as gelu(): max(x, 0) - |x| erfc / 2; as geluDerivative(): cdf + x phi(x)
-            x.max(0f).sub(x.abs().mul(0.5f).mul(ans)).intoArray(f, off + i);
+            x.blend(0f, x.lt(0f)).sub(x.abs().mul(0.5f).mul(ans)).intoArray(f, off + i);
             FloatVector half = ans.mul(0.5f);
             FloatVector cdf = one.sub(half).blend(half, x.lt(0f));
             x.mul(exp(z2.neg(), GELU_TAIL_FLUSH_EXPONENT)).mul((float) INV_SQRT_2PI).add(cdf).intoArray(g, off + i);
