@@ -63,6 +63,8 @@ public final class LongformerExecutor {
 
     private static final Logger LOG = LoggerFactory.getLogger(LongformerExecutor.class);
     private static final AtomicBoolean SCALAR_NOTED = new AtomicBoolean();
+    /** Rows per block of the row passes (LayerNorm, GELU, biases), which the workers take dynamically. */
+    private static final int ROW_BLOCK = 128;
 
     private final LongformerConfig c;
     private final int layers;
@@ -407,7 +409,7 @@ public final class LongformerExecutor {
         FloatBuffer inf = floats(in);
         FloatBuffer pf = floats(pos);
         FloatBuffer xf = floats(x);
-        Workers.rows(rb.threads, bn, (k, r0, r1) -> {
+        Workers.rowBlocks(rb.threads, bn, ROW_BLOCK, (k, r0, r1) -> {
             float[] xs = rb.s1[k];
             float[] ps = rb.s2[k];
             for (int r = r0; r < r1; r++) {
@@ -434,7 +436,7 @@ public final class LongformerExecutor {
         int e = (int) x.size(1);
         FloatBuffer xf = floats(x);
         FloatBuffer af = a == null ? null : floats(a);
-        Workers.rows(rb.threads, (int) x.size(0), (k, r0, r1) -> {
+        Workers.rowBlocks(rb.threads, (int) x.size(0), ROW_BLOCK, (k, r0, r1) -> {
             float[] xs = rb.s1[k];
             float[] as = rb.s2[k];
             for (int r = r0; r < r1; r++) {
@@ -453,7 +455,7 @@ public final class LongformerExecutor {
     private void biasGelu(Rows rb, INDArray m, float[] bias) {
         int cols = (int) m.size(1);
         FloatBuffer f = floats(m);
-        Workers.rows(rb.threads, (int) m.size(0), (k, r0, r1) -> {
+        Workers.rowBlocks(rb.threads, (int) m.size(0), ROW_BLOCK, (k, r0, r1) -> {
             float[] s = rb.s1[k];
             for (int r = r0; r < r1; r++) {
                 f.get(r * cols, s, 0, cols);
@@ -548,7 +550,7 @@ public final class LongformerExecutor {
         FloatBuffer pf = floats(proj);
         FloatBuffer kf = keysByHead == null ? null : floats(keysByHead);
         FloatBuffer vf = valuesByHead == null ? null : floats(valuesByHead);
-        Workers.rows(rb.threads, (int) proj.size(0), (k, i0, i1) -> {
+        Workers.rowBlocks(rb.threads, (int) proj.size(0), ROW_BLOCK, (k, i0, i1) -> {
             float[] s = rb.s1[k];
             for (int i = i0; i < i1; i++) {
                 pf.get(i * 5 * e, s, 0, 5 * e);

@@ -74,6 +74,42 @@ public final class Workers {
     }
 
     /**
+     * Splits {@code rows} rows into blocks of {@code block} rows (the last may be shorter) taken dynamically by up to
+     * {@code threads} workers, so that a worker slowed by other processes takes fewer (an even split waits for the
+     * slower half); with one worker (or one block), one call over all rows. Only for tasks whose rows are
+     * independent of each other: which worker runs which rows varies from run to run, so a task that sums over its
+     * rows into per-worker accumulators would not repeat bit for bit (use {@link #rows} for those).
+     */
+    public static void rowBlocks(int threads, int rows, int block, RowTask task) {
+        if (block < 1) {
+            throw new IllegalArgumentException("block must be at least 1 row: " + block);
+        }
+        int blocks = (rows + block - 1) / block;
+        BlasLibrary.sleepAfterGemms();
+        int t = Math.min(threads, blocks);
+        if (t <= 1) {
+            task.run(0, 0, rows);
+            return;
+        }
+        AtomicInteger next = new AtomicInteger();
+        Runnable[] loops = new Runnable[t];
+        for (int k = 0; k < t; k++) {
+            int kk = k;
+            loops[k] = () -> {
+                for (int j = next.getAndIncrement(); j < blocks; j = next.getAndIncrement()) {
+                    task.run(kk, j * block, Math.min(rows, (j + 1) * block));
+                }
+            };
+        }
+        List<Future<?>> futures = new ArrayList<>();
+        for (int k = 1; k < t; k++) {
+            futures.add(POOL.submit(loops[k]));
+        }
+        loops[0].run();
+        join(futures);
+    }
+
+    /**
      * Runs jobs {@code [0, jobs)} on {@code threads} workers, each taking the next job when done with its last;
      * with more than one worker, the BLAS library runs single-threaded meanwhile ({@link BlasLibrary#setThreads},
      * restored afterwards), so that the jobs' GEMMs do not oversubscribe the cores.
