@@ -621,10 +621,10 @@ public final class LongformerExecutor {
     }
 
     /**
-     * The global rows of batch row r against all keys, one job per head on the workers: scores {@code [gr, n]} by
-     * one GEMM (the head's global keys read in place in {@code proj}) into the worker's buffer, key bias and softmax
-     * per row in place in that buffer, values by one GEMM, divided by the row sums into the global rows of
-     * {@code attn} (that head's columns).
+     * The global rows of batch row r against all keys, one job per head (or per head and half of the rows) on the
+     * workers: scores {@code [rows, n]} by one GEMM (the head's global keys read in place in {@code proj}) into the
+     * worker's buffer, key bias and softmax per row in place in that buffer, values by one GEMM, divided by the row
+     * sums into the global rows of {@code attn} (that head's columns).
      */
     private void globalRows(INDArray proj, INDArray x, int r, RowMasks rm, LayerBuffers buf, Rows rb, INDArray qgW,
                             float[] qgB, INDArray attn) {
@@ -657,28 +657,34 @@ public final class LongformerExecutor {
         lap("global attention: queries");
         long[][] nanos = new long[rb.threads][GLOBAL_STAGES.length];
         long start = System.nanoTime();
-        Workers.jobs(rb.threads, h, (k, hh) -> {
+        // two jobs per head (halves of the global rows): 24 jobs balance better over the workers than 12
+        int parts = gr >= 2 ? 2 : 1;
+        int per = (gr + parts - 1) / parts;
+        Workers.jobs(rb.threads, h * parts, (k, j) -> {
+            int hh = j / parts;
+            int q0 = j % parts * per;
+            int rows = Math.min(gr, q0 + per) - q0;
             long t0 = System.nanoTime();
             INDArray gs = buf.gs[k];
-            StridedGemm.sgemm(false, true, gr, n, d, 1f, buf.qg, (long) hh * d, e,
+            StridedGemm.sgemm(false, true, rows, n, d, 1f, buf.qg, (long) q0 * e + (long) hh * d, e,
                     proj, base + 3L * e + (long) hh * d, 5 * e, 0f, gs, 0, n);
             long t1 = System.nanoTime();
             float[] s = rb.s1[k];
             float[] inv = buf.ginv[k];
             ByteBuffer gb = bytes(gs);
-            for (int q = 0; q < gr; q++) {
+            for (int q = 0; q < rows; q++) {
                 // in place: key bias and exp(s - max) (one segment: the second is empty)
                 inv[q] = 1f / ops.expShiftedWithBias(gb, 4 * q * n, n, keyBias, 0, gb, 0, 0, keyBias, 0);
             }
             long t2 = System.nanoTime();
             INDArray go = buf.go[k];
-            StridedGemm.sgemm(false, false, gr, d, n, 1f, gs, 0, n,
+            StridedGemm.sgemm(false, false, rows, d, n, 1f, gs, 0, n,
                     proj, base + 4L * e + (long) hh * d, 5 * e, 0f, go, 0, d);
             FloatBuffer of = floats(go);
-            for (int q = 0; q < gr; q++) {
+            for (int q = 0; q < rows; q++) {
                 of.get(q * d, s, 0, d);
                 ops.scale(s, 0, d, inv[q]);
-                af.put((int) ((r0 + globalIdx[q]) * e + hh * d), s, 0, d);
+                af.put((int) ((r0 + globalIdx[q0 + q]) * e + hh * d), s, 0, d);
             }
             long t3 = System.nanoTime();
             nanos[k][0] += t1 - t0;
