@@ -86,27 +86,11 @@ public final class Workers {
         }
         int blocks = (rows + block - 1) / block;
         BlasLibrary.sleepAfterGemms();
-        int t = Math.min(threads, blocks);
-        if (t <= 1) {
+        if (threads <= 1 || blocks <= 1) {
             task.run(0, 0, rows);
             return;
         }
-        AtomicInteger next = new AtomicInteger();
-        Runnable[] loops = new Runnable[t];
-        for (int k = 0; k < t; k++) {
-            int kk = k;
-            loops[k] = () -> {
-                for (int j = next.getAndIncrement(); j < blocks; j = next.getAndIncrement()) {
-                    task.run(kk, j * block, Math.min(rows, (j + 1) * block));
-                }
-            };
-        }
-        List<Future<?>> futures = new ArrayList<>();
-        for (int k = 1; k < t; k++) {
-            futures.add(POOL.submit(loops[k]));
-        }
-        loops[0].run();
-        join(futures);
+        dynamic(threads, blocks, (k, j) -> task.run(k, j * block, Math.min(rows, (j + 1) * block)));
     }
 
     /**
@@ -125,23 +109,29 @@ public final class Workers {
         int blasThreads = Nd4j.factory().blas().getMaxThreads();
         BlasLibrary.setThreads(1);
         try {
-            AtomicInteger next = new AtomicInteger();
-            List<Future<?>> futures = new ArrayList<>();
-            for (int k = 1; k < threads; k++) {
-                int kk = k;
-                futures.add(POOL.submit(() -> {
-                    for (int j = next.getAndIncrement(); j < jobs; j = next.getAndIncrement()) {
-                        task.run(kk, j);
-                    }
-                }));
-            }
-            for (int j = next.getAndIncrement(); j < jobs; j = next.getAndIncrement()) {
-                task.run(0, j);
-            }
-            join(futures);
+            dynamic(threads, jobs, task);
         } finally {
             BlasLibrary.setThreads(blasThreads);
         }
+    }
+
+    /** Jobs {@code [0, jobs)} taken one at a time by {@code min(threads, jobs)} workers, the caller being worker 0. */
+    private static void dynamic(int threads, int jobs, JobTask task) {
+        int t = Math.min(threads, jobs);
+        AtomicInteger next = new AtomicInteger();
+        List<Future<?>> futures = new ArrayList<>();
+        for (int k = 1; k < t; k++) {
+            int kk = k;
+            futures.add(POOL.submit(() -> {
+                for (int j = next.getAndIncrement(); j < jobs; j = next.getAndIncrement()) {
+                    task.run(kk, j);
+                }
+            }));
+        }
+        for (int j = next.getAndIncrement(); j < jobs; j = next.getAndIncrement()) {
+            task.run(0, j);
+        }
+        join(futures);
     }
 
     private static void join(List<Future<?>> futures) {
