@@ -367,6 +367,14 @@ public final class LocoreModel {
     }
 
     /**
+     * Seconds per stage of the eager inference encoder summed over its {@link #forward} calls
+     * ({@link LongformerExecutor#stageSeconds()}); empty before the first eager forward. For the benchmarks.
+     */
+    Map<String, Double> inferenceStageSeconds() {
+        return inferenceExecutor == null ? Map.of() : inferenceExecutor.stageSeconds();
+    }
+
+    /**
      * The eager inference encoder, kept with its working arrays between {@link #forward} calls of the same
      * attention kind and sequence length (a new one for the other kind).
      */

@@ -65,6 +65,11 @@ public final class LongformerExecutor {
     private static final AtomicBoolean SCALAR_NOTED = new AtomicBoolean();
     /** Rows per block of the row passes (LayerNorm, GELU, biases), which the workers take dynamically. */
     private static final int ROW_BLOCK = 128;
+    /**
+     * The {@link #stageSeconds()} key of the FFN input GEMMs ({@code [B n, E] x [E, M]}): at LOCORE-base size the
+     * benchmarks' reference product itself, so its rate inside the forward is the machine's GEMM rate at that time.
+     */
+    public static final String FFN_IN_STAGE = "FFN in (GEMM)";
 
     private final LongformerConfig c;
     private final int layers;
@@ -253,7 +258,7 @@ public final class LongformerExecutor {
             free(w5);
             lap("qkv+global k,v projection (1 GEMM)");
             LayerBuffers buf = buffersByWindow.get(w);
-            if (buf == null || buf.g != rm.masks.globals() || buf.n != n) {
+            if (buf == null || buf.slots != rm.masks.globals() || buf.n != n) {
                 if (buf != null) {
                     buf.close();
                 }
@@ -272,7 +277,7 @@ public final class LongformerExecutor {
                     vec(o + "attention.output.LayerNorm.bias"), eps);
             lap("bias + residual + LayerNorm");
             Nd4j.gemm(x, p(o + "intermediate.dense.weight"), mlp, false, true, 1.0, 0.0);
-            lap("FFN in (GEMM)");
+            lap(FFN_IN_STAGE);
             biasGelu(rowBufs, mlp, vec(o + "intermediate.dense.bias"));
             lap("bias + GELU");
             Nd4j.gemm(mlp, p(o + "output.dense.weight"), a, false, true, 1.0, 0.0);
@@ -467,11 +472,21 @@ public final class LongformerExecutor {
 
     /** Per-worker working arrays of one window size's attention (reused across layers). */
     private static final class LayerBuffers {
+        /** A multiple of the float vector lengths (4, 8, 16 lanes). */
+        static final int SLOT_ROUNDING = 16;
+
         final int n;
         final int w;
         final int nb;
+        /** the global-token slots G of the masks. */
+        final int slots;
+        /**
+         * G rounded up to a multiple of {@link #SLOT_ROUNDING}: the columns of the global keys and values and of the
+         * window blocks' global scores; the extra slots are unused ones (zero keys and values, masked), so that the
+         * softmax runs over whole vectors instead of ending each row's global segment in scalar exponentials.
+         */
         final int g;
-        /** ordinary keys and values at the global tokens {@code [H, G, d]}, zero for unused slots. */
+        /** ordinary keys and values at the global tokens {@code [H, g, d]}, zero for unused slots. */
         final INDArray kg;
         final INDArray vg;
         /**
@@ -499,6 +514,8 @@ public final class LongformerExecutor {
             this.n = n;
             this.w = w;
             this.nb = (n + w - 1) / w;
+            this.slots = g;
+            g = (g + SLOT_ROUNDING - 1) / SLOT_ROUNDING * SLOT_ROUNDING;
             this.g = g;
             kg = Nd4j.zeros(DataType.FLOAT, h, Math.max(g, 1), d);
             vg = Nd4j.zeros(DataType.FLOAT, h, Math.max(g, 1), d);

@@ -169,19 +169,33 @@ public final class VectorRowOps implements RowOps {
         return expInPlace(a, aByteOff, na, m) + expInPlace(b, bByteOff, nb, m);
     }
 
-    /** {@code buf[i] += bias[bOff + i]} over n floats from byte {@code byteOff}; returns their new maximum. */
+    /**
+     * {@code buf[i] += bias[bOff + i]} over n floats from byte {@code byteOff}; returns their new maximum (two
+     * independent maxima, as in {@link #expShifted(float[], int, int)}: one chain waits on each compare and blend).
+     */
     private static float addBiasMax(ByteBuffer buf, int byteOff, int n, float[] bias, int bOff) {
         ByteOrder order = buf.order();
         int ub = S.loopBound(n);
         FloatVector mv = FloatVector.broadcast(S, Float.NEGATIVE_INFINITY);
+        FloatVector m1 = mv;
         int i = 0;
+        for (; i + 2 * L <= ub; i += 2 * L) {
+            int o = byteOff + 4 * i;
+            FloatVector v = FloatVector.fromByteBuffer(S, buf, o, order).add(FloatVector.fromArray(S, bias, bOff + i));
+            FloatVector v1 = FloatVector.fromByteBuffer(S, buf, o + 4 * L, order)
+                    .add(FloatVector.fromArray(S, bias, bOff + i + L));
+            v.intoByteBuffer(buf, o, order);
+            v1.intoByteBuffer(buf, o + 4 * L, order);
+            mv = max(mv, v);
+            m1 = max(m1, v1);
+        }
         for (; i < ub; i += L) {
             int o = byteOff + 4 * i;
             FloatVector v = FloatVector.fromByteBuffer(S, buf, o, order).add(FloatVector.fromArray(S, bias, bOff + i));
             v.intoByteBuffer(buf, o, order);
             mv = max(mv, v);
         }
-        float m = mv.reduceLanes(VectorOperators.MAX);
+        float m = max(mv, m1).reduceLanes(VectorOperators.MAX);
         for (; i < n; i++) {
             float v = buf.getFloat(byteOff + 4 * i) + bias[bOff + i];
             buf.putFloat(byteOff + 4 * i, v);

@@ -23,7 +23,9 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * random weights, batch 1, on the ND4J CPU backend: seconds per forward pass, CPU seconds per forward, achieved
  * GFLOP/s against the machine's sgemm rate measured in the same JVM ({@code [5120, 768] x [768, 3072]} through
  * {@code Nd4j.gemm}; its best single product and its mean, {@link org.locore.testing.GemmRate}, at the start and
- * around each timed run), the process's peak resident memory, and the load average. One variant per JVM, so that the
+ * around each timed run) and, for the eager forward, against the rate of its own FFN input GEMMs (the same product,
+ * {@link LongformerExecutor#FFN_IN_STAGE}, timed inside the run), the process's peak resident memory, and the load
+ * average. One variant per JVM, so that the
  * peak memory is that variant's:
  * <ul>
  *   <li>{@code eager}: {@link ForwardPath#EAGER} (the default forward), {@code dense}: {@link ForwardPath#EAGER_DENSE},
@@ -172,7 +174,13 @@ public final class LocoreBenchmark {
                 : gflopTraining(layers, variant.equals("fwdbwd-lean"));
         org.locore.testing.GemmRate.Bracket bracket = new org.locore.testing.GemmRate.Bracket(TOKENS);
         long[] cpuRun = new long[1];
+        // the eager forward's own FFN input GEMMs are the reference product ([5120,768]x[768,3072], one per layer)
+        boolean inside = variant.equals("eager");
+        double ffnGflop = layers * 2.0 * TOKENS * 768 * 3072 / 1e9;
+        StringBuilder insideRuns = new StringBuilder();
+        double insideRatioSum = 0;
         for (int r = 0; r < runs; r++) {
+            double ffn0 = m.inferenceStageSeconds().getOrDefault(LongformerExecutor.FFN_IN_STAGE, 0.0);
             double s = bracket.time(fl, () -> {
                 long c0 = cpuNanos();
                 long start = System.nanoTime();
@@ -180,11 +188,23 @@ public final class LocoreBenchmark {
                 cpuRun[0] = cpuNanos() - c0;
                 return (System.nanoTime() - start) / 1e9;
             });
+            if (inside) {
+                double rate = ffnGflop / (m.inferenceStageSeconds().get(LongformerExecutor.FFN_IN_STAGE) - ffn0);
+                double ratio = fl / s / rate;
+                insideRatioSum += ratio;
+                insideRuns.append(String.format(Locale.ROOT, "%s%.2f s at %.0f%% of %.0f", r == 0 ? "" : "; ", s,
+                        100 * ratio, rate));
+            }
             cpu += cpuRun[0] / 1e9;
             best = Math.min(best, s);
             total += s;
         }
         String bracketed = runs > 0 ? String.format(Locale.ROOT, "%nbracketed: %s", bracket.summary()) : "";
+        if (inside && runs > 0) {
+            bracketed += String.format(Locale.ROOT, "%ninside: each run against the rate of its own %d FFN input GEMMs"
+                    + " (the same product, timed inside the forward): mean %.0f%% (%s GFLOP/s)", layers,
+                    100 * insideRatioSum / runs, insideRuns);
+        }
         runs = Math.max(runs, 1);
         return String.format(Locale.ROOT, "%s: %d tokens x 768 x %d layers, batch 1: first %.2f s%s, mean %.2f s over"
                         + " %d runs (best %.2f s), CPU %.1f s/run; %.0f GFLOP%s -> %.1f GFLOP/s at the mean, %.1f at the"
