@@ -25,8 +25,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * {@code Nd4j.gemm}; its best single product and its mean, {@link org.locore.testing.GemmRate}, at the start and
  * around each timed run) and, for the eager forward, against the rate of its own FFN input GEMMs (the same product,
  * {@link LongformerExecutor#FFN_IN_STAGE}, timed inside the run), the process's peak resident memory, and the load
- * average. One variant per JVM, so that the
- * peak memory is that variant's:
+ * average. One variant per JVM, so that the peak memory is that variant's:
  * <ul>
  *   <li>{@code eager}: {@link ForwardPath#EAGER} (the default forward), {@code dense}: {@link ForwardPath#EAGER_DENSE},
  *       {@code graph}: {@link ForwardPath#GRAPH} (the SameDiff graph);</li>
