@@ -9,6 +9,7 @@ import java.util.Comparator;
 import java.util.List;
 import java.util.Locale;
 import java.util.function.ToDoubleFunction;
+import java.util.regex.MatchResult;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
@@ -74,24 +75,13 @@ public final class LocoreBenchmarkSummary {
      */
     static List<Run> parse(String log) {
         List<Run> runs = new ArrayList<>();
-        Matcher eager = EAGER.matcher(log);
-        List<int[]> starts = new ArrayList<>();
-        while (eager.find()) {
-            starts.add(new int[]{eager.start()});
-        }
-        for (int i = 0; i < starts.size(); i++) {
-            int from = starts.get(i)[0];
-            int to = i + 1 < starts.size() ? starts.get(i + 1)[0] : log.length();
-            String block = log.substring(from, to);
-            Matcher head = EAGER.matcher(block);
-            if (!head.find()) {
-                continue;
-            }
-            long tokens = Long.parseLong(head.group(1));
-            long hidden = Long.parseLong(head.group(2));
-            int layers = Integer.parseInt(head.group(3));
+        List<MatchResult> heads = EAGER.matcher(log).results().toList();
+        for (int i = 0; i < heads.size(); i++) {
+            MatchResult head = heads.get(i);
+            String block = log.substring(head.start(), i + 1 < heads.size() ? heads.get(i + 1).start() : log.length());
             double gflop = Double.parseDouble(head.group(4));
-            double ffnGflop = layers * 2.0 * tokens * hidden * FFN / 1e9;
+            double ffnGflop = Integer.parseInt(head.group(3)) * 2.0 * Long.parseLong(head.group(1))
+                    * Long.parseLong(head.group(2)) * FFN / 1e9;
             String bracketed = line(block, "bracketed:");
             String inside = line(block, "inside:");
             if (bracketed == null || inside == null) {
