@@ -28,9 +28,6 @@ public final class LocoreBenchmarkSummary {
     /** The target of the forward's efficiency (issue: at least 75% of the GEMM rate). */
     static final double TARGET = 0.75;
 
-    /** The FFN width of the benchmark's geometry (LOCORE-base, {@link LocoreBenchmark}). */
-    static final int FFN = 3072;
-
     private static final Pattern EAGER = Pattern.compile(
             "^eager: (\\d+) tokens x (\\d+) x (\\d+) layers.*?; ([\\d.]+) GFLOP -> ", Pattern.MULTILINE);
     private static final Pattern BRACKET_RUN = Pattern.compile(
@@ -81,7 +78,7 @@ public final class LocoreBenchmarkSummary {
             String block = log.substring(head.start(), i + 1 < heads.size() ? heads.get(i + 1).start() : log.length());
             double gflop = Double.parseDouble(head.group(4));
             double ffnGflop = Integer.parseInt(head.group(3)) * 2.0 * Long.parseLong(head.group(1))
-                    * Long.parseLong(head.group(2)) * FFN / 1e9;
+                    * Long.parseLong(head.group(2)) * LocoreBenchmark.FFN / 1e9;
             String bracketed = line(block, "bracketed:");
             String inside = line(block, "inside:");
             if (bracketed == null || inside == null) {
